@@ -1,0 +1,329 @@
+/**
+ * The one config module. The YAML file (MALT_CONFIG, default ./malt.yaml) declares datasets and
+ * settings; environment variables override server settings. Parsed once, every problem reported
+ * together, defaults named below, result frozen. See docs/configuration.md.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { type ColumnType, type TypedValue, isColumnType, parseDefault, COLUMN_TYPES } from './column-types.js';
+import { MaltError } from './errors.js';
+
+export const DEFAULTS = Object.freeze({
+  keyPrefix: 'malt',
+  embeddedDir: './.malt/redis',
+  host: '127.0.0.1',
+  httpPort: 8080,
+  grpcPort: 50051,
+  requestTimeoutMs: 250,
+  maxBatchSize: 1000,
+  maxBodyBytes: 1024 * 1024,
+  versionPollMs: 500,
+  cacheMaxBytes: 64 * 1024 * 1024,
+  cacheNegativeTtlMs: 1000,
+  loaderBatchRows: 1000,
+  loaderMaxBatchesInFlight: 4,
+  loaderLockTtlMs: 30_000,
+  keepVersions: 3,
+  minRows: 1,
+  maxRejectedFraction: 0.01,
+});
+
+export type DatasetKind = 'features' | 'segments';
+
+export interface DatasetChecks {
+  readonly minRows: number;
+  readonly maxRejectedFraction: number;
+  /** Refuse a load whose row count drops by more than this fraction vs the current version. */
+  readonly maxRowDropFraction: number | null;
+}
+
+export interface DatasetConfig {
+  readonly name: string;
+  readonly kind: DatasetKind;
+  readonly source: { readonly format: 'parquet'; readonly uri: string };
+  readonly key: string;
+  /** Declared columns in declaration order; null = every non-key column, types from Parquet. */
+  readonly columns: ReadonlyArray<{ readonly name: string; readonly type: ColumnType }> | null;
+  /** Raw defaults from the file; typed against the column types at load/serve time. */
+  readonly defaults: Readonly<Record<string, unknown>>;
+  readonly keepVersions: number;
+  readonly segmentColumn: string | null;
+  readonly checks: DatasetChecks;
+}
+
+export interface MaltConfig {
+  readonly configPath: string | null;
+  readonly redis: { readonly url: string | null; readonly keyPrefix: string; readonly embeddedDir: string };
+  readonly serving: {
+    readonly host: string;
+    readonly httpPort: number;
+    readonly grpcPort: number;
+    readonly requestTimeoutMs: number;
+    readonly maxBatchSize: number;
+    readonly maxBodyBytes: number;
+    readonly versionPollMs: number;
+  };
+  readonly cache: { readonly maxBytes: number; readonly negativeTtlMs: number };
+  readonly loader: { readonly batchRows: number; readonly maxBatchesInFlight: number; readonly lockTtlMs: number };
+  readonly datasets: readonly DatasetConfig[];
+}
+
+const DATASET_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+
+/** Collects problems with their YAML path so they can all be reported at once. */
+class Problems {
+  readonly list: string[] = [];
+  add(where: string, message: string): void {
+    this.list.push(`${where}: ${message}`);
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(obj: Obj, allowed: readonly string[], where: string, p: Problems): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) p.add(`${where}.${k}`, `unknown key (allowed: ${allowed.join(', ')})`);
+  }
+}
+
+function section(root: Obj, key: string, allowed: readonly string[], p: Problems): Obj {
+  const v = root[key];
+  if (v === undefined || v === null) return {};
+  if (!isObj(v)) {
+    p.add(key, 'must be a mapping');
+    return {};
+  }
+  checkKeys(v, allowed, key, p);
+  return v;
+}
+
+function int(obj: Obj, key: string, where: string, def: number, min: number, max: number, p: Problems): number {
+  const v = obj[key];
+  if (v === undefined || v === null) return def;
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    p.add(`${where}.${key}`, `must be an integer between ${min} and ${max}, got ${JSON.stringify(v)}`);
+    return def;
+  }
+  return n;
+}
+
+function fraction(obj: Obj, key: string, where: string, def: number | null, p: Problems): number | null {
+  const v = obj[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v !== 'number' || v < 0 || v > 1) {
+    p.add(`${where}.${key}`, `must be a number between 0 and 1, got ${JSON.stringify(v)}`);
+    return def;
+  }
+  return v;
+}
+
+function str(obj: Obj, key: string, where: string, p: Problems, required: boolean): string | null {
+  const v = obj[key];
+  if (v === undefined || v === null) {
+    if (required) p.add(`${where}.${key}`, 'is required');
+    return null;
+  }
+  if (typeof v !== 'string' || v.length === 0) {
+    p.add(`${where}.${key}`, `must be a non-empty string, got ${JSON.stringify(v)}`);
+    return null;
+  }
+  return v;
+}
+
+const DATASET_KEYS = ['name', 'kind', 'source', 'key', 'columns', 'defaults', 'keep_versions', 'segment_column', 'checks'] as const;
+
+function parseDataset(raw: unknown, i: number, baseDir: string, p: Problems): DatasetConfig | null {
+  const where = `datasets[${i}]`;
+  if (!isObj(raw)) {
+    p.add(where, 'must be a mapping');
+    return null;
+  }
+  checkKeys(raw, DATASET_KEYS, where, p);
+  const name = str(raw, 'name', where, p, true);
+  if (name !== null && !DATASET_NAME.test(name)) {
+    p.add(`${where}.name`, `"${name}" must match ${DATASET_NAME} (lower-case letters, digits, underscores)`);
+  }
+  const kindRaw = raw['kind'] ?? 'features';
+  if (kindRaw !== 'features' && kindRaw !== 'segments') p.add(`${where}.kind`, `must be features or segments, got ${JSON.stringify(kindRaw)}`);
+  const kind: DatasetKind = kindRaw === 'segments' ? 'segments' : 'features';
+  const key = str(raw, 'key', where, p, true);
+
+  let uri: string | null = null;
+  const src = raw['source'];
+  if (!isObj(src)) {
+    p.add(`${where}.source`, 'is required: { format: parquet, uri: <file, directory or glob> }');
+  } else {
+    checkKeys(src, ['format', 'uri'], `${where}.source`, p);
+    const format = src['format'] ?? 'parquet';
+    if (format !== 'parquet') p.add(`${where}.source.format`, `only parquet is supported, got ${JSON.stringify(format)}`);
+    uri = str(src, 'uri', `${where}.source`, p, true);
+  }
+
+  const columns = parseColumns(raw['columns'], where, key, p);
+  const defaults = raw['defaults'] ?? {};
+  if (!isObj(defaults)) p.add(`${where}.defaults`, 'must be a mapping of column → value');
+  const defaultsObj = isObj(defaults) ? defaults : {};
+  if (columns !== null) {
+    for (const [col, value] of Object.entries(defaultsObj)) {
+      const decl = columns.find((c) => c.name === col);
+      if (!decl) {
+        p.add(`${where}.defaults.${col}`, 'is not a declared column');
+        continue;
+      }
+      const parsed = parseDefault(decl.type, value);
+      if ('error' in parsed) p.add(`${where}.defaults.${col}`, `${parsed.error} for a ${decl.type} column`);
+    }
+  }
+  if (kind === 'segments' && Object.keys(defaultsObj).length > 0) p.add(`${where}.defaults`, 'segments datasets take no defaults');
+
+  const segmentColumn = str(raw, 'segment_column', where, p, kind === 'segments');
+  if (kind === 'features' && segmentColumn !== null) p.add(`${where}.segment_column`, 'only applies to kind: segments');
+  if (kind === 'segments' && columns !== null) p.add(`${where}.columns`, 'segments datasets use segment_column, not columns');
+  const keepVersions = int(raw, 'keep_versions', where, DEFAULTS.keepVersions, 2, 100, p);
+
+  const checksRaw = raw['checks'] ?? {};
+  const checksObj = isObj(checksRaw) ? checksRaw : {};
+  if (!isObj(checksRaw)) p.add(`${where}.checks`, 'must be a mapping');
+  checkKeys(checksObj, ['min_rows', 'max_rejected_fraction', 'max_row_drop_fraction'], `${where}.checks`, p);
+  const checks: DatasetChecks = {
+    minRows: int(checksObj, 'min_rows', `${where}.checks`, DEFAULTS.minRows, 0, Number.MAX_SAFE_INTEGER, p),
+    maxRejectedFraction: fraction(checksObj, 'max_rejected_fraction', `${where}.checks`, DEFAULTS.maxRejectedFraction, p) ?? 0,
+    maxRowDropFraction: fraction(checksObj, 'max_row_drop_fraction', `${where}.checks`, null, p),
+  };
+
+  if (name === null || key === null || uri === null) return null;
+  const resolvedUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) ? uri : path.resolve(baseDir, uri);
+  return {
+    name, kind, key, columns, defaults: defaultsObj, keepVersions, segmentColumn, checks,
+    source: { format: 'parquet', uri: resolvedUri },
+  };
+}
+
+function parseColumns(raw: unknown, where: string, key: string | null, p: Problems): DatasetConfig['columns'] {
+  if (raw === undefined || raw === null) return null;
+  if (!isObj(raw)) {
+    p.add(`${where}.columns`, 'must be a mapping of column name → type');
+    return null;
+  }
+  const out: { name: string; type: ColumnType }[] = [];
+  for (const [name, type] of Object.entries(raw)) {
+    if (name === key) p.add(`${where}.columns.${name}`, 'is the key column; do not list it under columns');
+    if (!isColumnType(type)) p.add(`${where}.columns.${name}`, `unknown type ${JSON.stringify(type)} (one of: ${COLUMN_TYPES.join(', ')})`);
+    else out.push({ name, type });
+  }
+  if (Object.keys(raw).length === 0) p.add(`${where}.columns`, 'is empty; omit it to serve every column');
+  return out;
+}
+
+export interface LoadConfigOptions {
+  /** Path to the YAML file; default $MALT_CONFIG or ./malt.yaml. */
+  path?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Parsed YAML document to use instead of reading a file (tests, embedded default). */
+  document?: unknown;
+  baseDir?: string;
+}
+
+/** Parses and validates the whole config; throws CONFIG_INVALID listing every problem. */
+export function loadConfig(options: LoadConfigOptions = {}): MaltConfig {
+  const env = options.env ?? process.env;
+  const p = new Problems();
+  let doc: unknown = options.document;
+  let configPath: string | null = null;
+  if (doc === undefined) {
+    configPath = path.resolve(options.path ?? env['MALT_CONFIG'] ?? './malt.yaml');
+    if (!existsSync(configPath)) throw new MaltError('CONFIG_INVALID', `config file not found: ${configPath} (set MALT_CONFIG or create malt.yaml; see docs/configuration.md)`);
+    try {
+      doc = parseYaml(readFileSync(configPath, 'utf8'));
+    } catch (err) {
+      throw new MaltError('CONFIG_INVALID', `config file ${configPath} is not valid YAML: ${(err as Error).message}`);
+    }
+  }
+  const baseDir = options.baseDir ?? (configPath ? path.dirname(configPath) : process.cwd());
+  const root: Obj = isObj(doc) ? doc : {};
+  if (!isObj(doc)) p.add('(root)', 'must be a mapping with a datasets list');
+  checkKeys(root, ['redis', 'serving', 'cache', 'loader', 'datasets'], '(root)', p);
+
+  const redisRaw = section(root, 'redis', ['url', 'key_prefix', 'embedded_dir'], p);
+  const servingRaw = section(root, 'serving', ['host', 'http_port', 'grpc_port', 'request_timeout_ms', 'max_batch_size', 'max_body_bytes', 'version_poll_ms'], p);
+  const cacheRaw = section(root, 'cache', ['max_bytes', 'negative_ttl_ms'], p);
+  const loaderRaw = section(root, 'loader', ['batch_rows', 'max_batches_in_flight', 'lock_ttl_ms'], p);
+
+  // Environment overrides for server settings.
+  const envNum = (name: string, target: Obj, key: string): void => {
+    const v = env[name];
+    if (v !== undefined && v !== '') target[key] = /^\d+$/.test(v) ? Number(v) : v;
+  };
+  const serving: Obj = { ...servingRaw };
+  envNum('MALT_HTTP_PORT', serving, 'http_port');
+  envNum('MALT_GRPC_PORT', serving, 'grpc_port');
+  if (env['MALT_HOST']) serving['host'] = env['MALT_HOST'];
+  const redisUrl = env['REDIS_URL'] || str(redisRaw, 'url', 'redis', p, false);
+  const keyPrefix = env['MALT_KEY_PREFIX'] || str(redisRaw, 'key_prefix', 'redis', p, false) || DEFAULTS.keyPrefix;
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(keyPrefix)) p.add('redis.key_prefix', 'must be 1–64 characters of letters, digits, _ . : -');
+
+  const datasetsRaw = root['datasets'];
+  const datasets: DatasetConfig[] = [];
+  if (!Array.isArray(datasetsRaw) || datasetsRaw.length === 0) {
+    p.add('datasets', 'must be a non-empty list');
+  } else {
+    datasetsRaw.forEach((d, i) => {
+      const parsed = parseDataset(d, i, baseDir, p);
+      if (parsed) datasets.push(parsed);
+    });
+    const seen = new Set<string>();
+    for (const d of datasets) {
+      if (seen.has(d.name)) p.add('datasets', `duplicate dataset name "${d.name}"`);
+      seen.add(d.name);
+    }
+  }
+
+  const config: MaltConfig = {
+    configPath,
+    redis: { url: redisUrl ?? null, keyPrefix, embeddedDir: path.resolve(baseDir, str(redisRaw, 'embedded_dir', 'redis', p, false) ?? DEFAULTS.embeddedDir) },
+    serving: {
+      host: str(serving, 'host', 'serving', p, false) ?? DEFAULTS.host,
+      httpPort: int(serving, 'http_port', 'serving', DEFAULTS.httpPort, 0, 65535, p),
+      grpcPort: int(serving, 'grpc_port', 'serving', DEFAULTS.grpcPort, 0, 65535, p),
+      requestTimeoutMs: int(serving, 'request_timeout_ms', 'serving', DEFAULTS.requestTimeoutMs, 1, 60_000, p),
+      maxBatchSize: int(serving, 'max_batch_size', 'serving', DEFAULTS.maxBatchSize, 1, 100_000, p),
+      maxBodyBytes: int(serving, 'max_body_bytes', 'serving', DEFAULTS.maxBodyBytes, 1024, 64 * 1024 * 1024, p),
+      versionPollMs: int(serving, 'version_poll_ms', 'serving', DEFAULTS.versionPollMs, 50, 60_000, p),
+    },
+    cache: {
+      // 0 disables the cache; there is no unbounded setting.
+      maxBytes: int(cacheRaw, 'max_bytes', 'cache', DEFAULTS.cacheMaxBytes, 0, 64 * 1024 ** 3, p),
+      negativeTtlMs: int(cacheRaw, 'negative_ttl_ms', 'cache', DEFAULTS.cacheNegativeTtlMs, 0, 3_600_000, p),
+    },
+    loader: {
+      batchRows: int(loaderRaw, 'batch_rows', 'loader', DEFAULTS.loaderBatchRows, 1, 100_000, p),
+      maxBatchesInFlight: int(loaderRaw, 'max_batches_in_flight', 'loader', DEFAULTS.loaderMaxBatchesInFlight, 1, 64, p),
+      lockTtlMs: int(loaderRaw, 'lock_ttl_ms', 'loader', DEFAULTS.loaderLockTtlMs, 1000, 3_600_000, p),
+    },
+    datasets,
+  };
+  if (p.list.length > 0) {
+    throw new MaltError('CONFIG_INVALID', `invalid configuration${configPath ? ` in ${configPath}` : ''} (${p.list.length} problem${p.list.length > 1 ? 's' : ''}):\n  - ${p.list.join('\n  - ')}`, p.list);
+  }
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+export function findDataset(config: MaltConfig, name: string): DatasetConfig | undefined {
+  return config.datasets.find((d) => d.name === name);
+}
+
+export type { TypedValue };

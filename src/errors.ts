@@ -1,0 +1,72 @@
+/**
+ * The one error catalog. Every error a user can see has a stable code, an HTTP status and a gRPC
+ * status here; both transports and the CLI map errors through this table only.
+ * Codes are part of the public contract (docs/errors.md): never rename one, only add.
+ */
+import { status as GrpcStatus } from '@grpc/grpc-js';
+
+export interface ErrorSpec {
+  readonly http: number;
+  readonly grpc: GrpcStatus;
+  readonly summary: string;
+}
+
+export const ERROR_CATALOG = {
+  INVALID_ENTITY_ID: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, summary: 'An entity id is empty, longer than 256 bytes, or contains control characters.' },
+  INVALID_ARGUMENT: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, summary: 'A request field is missing or has the wrong type.' },
+  BATCH_TOO_LARGE: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, summary: 'A batch asks for more entities than serving.max_batch_size allows.' },
+  MALFORMED_JSON: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, summary: 'The request body is not valid JSON.' },
+  NOT_A_SEGMENTS_DATASET: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, summary: 'A segments call named a features dataset.' },
+  PAYLOAD_TOO_LARGE: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED, summary: 'The request body is larger than serving.max_body_bytes.' },
+  DATASET_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, summary: 'No dataset with that name is declared in the config.' },
+  VERSION_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, summary: 'The dataset has no published version with that id.' },
+  ROUTE_NOT_FOUND: { http: 404, grpc: GrpcStatus.UNIMPLEMENTED, summary: 'No such HTTP route.' },
+  NO_PREVIOUS_VERSION: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'Rollback needs an older published version, and there is none.' },
+  LOAD_IN_PROGRESS: { http: 409, grpc: GrpcStatus.ABORTED, summary: 'Another loader holds this dataset\'s load lock.' },
+  DATASET_NOT_LOADED: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: 'The dataset is declared but no version has been published yet: run `malt load`.' },
+  STORE_UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: 'Redis did not answer within the request deadline.' },
+  SHUTTING_DOWN: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: 'This replica is shutting down; retry on another.' },
+  CONFIG_INVALID: { http: 500, grpc: GrpcStatus.INTERNAL, summary: 'The configuration file or environment has problems (all are listed).' },
+  SOURCE_NOT_FOUND: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'The dataset source matched no Parquet files.' },
+  SOURCE_UNREADABLE: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'A source file could not be read as Parquet (corrupt or truncated).' },
+  SCHEMA_MISMATCH: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'A declared column is missing from a source file or has a type that cannot be converted.' },
+  CHECK_FAILED: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'The load finished but one of the dataset\'s checks refused it; nothing was published.' },
+  REDIS_SERVER_MISSING: { http: 500, grpc: GrpcStatus.INTERNAL, summary: 'No Redis URL is configured and redis-server is not installed.' },
+  INTERNAL: { http: 500, grpc: GrpcStatus.INTERNAL, summary: 'An unexpected error; the log has details.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export class MaltError extends Error {
+  readonly code: ErrorCode;
+  readonly details: readonly string[];
+
+  constructor(code: ErrorCode, message: string, details: readonly string[] = []) {
+    super(message);
+    this.name = 'MaltError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CATALOG[this.code].http;
+  }
+
+  get grpcStatus(): GrpcStatus {
+    return ERROR_CATALOG[this.code].grpc;
+  }
+}
+
+/** Normalises anything thrown into a MaltError; unknown errors become INTERNAL. */
+export function toMaltError(err: unknown): MaltError {
+  if (err instanceof MaltError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new MaltError('INTERNAL', message);
+}
+
+/** The HTTP error body: {"error": {"code": "...", "message": "..."}}. */
+export function errorBody(err: MaltError): string {
+  const body: { code: ErrorCode; message: string; details?: readonly string[] } = { code: err.code, message: err.message };
+  if (err.details.length > 0) body.details = err.details;
+  return JSON.stringify({ error: body });
+}

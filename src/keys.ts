@@ -1,0 +1,97 @@
+/**
+ * The Redis key layout. This module is the only place that builds key strings; loaders, serving
+ * and the CLI all go through it. P is redis.key_prefix (default "malt"), D a dataset name
+ * ([a-z0-9_]), V a version id (a positive integer), B a bucket number.
+ *
+ *   key                    type    contents                                          lifetime
+ *   P:{D}:seq              string  last version id handed out (INCR)                 forever
+ *   P:{D}:current          string  the version id being served                       forever; flipped by publish.lua / rollback.lua
+ *   P:{D}:versions         zset    every version id that has keys in Redis, score=id until that version is reclaimed
+ *   P:{D}:v:V              hash    the version's manifest: state (loading|published|  until reclaimed
+ *                                  failed|reclaiming), buckets, columns (JSON),
+ *                                  fingerprint, rows, rejected, rejected_reasons,
+ *                                  duplicates, loaded_at, published_at, duration_ms
+ *   P:{D}:lock             string  loader lock token                                 PX lock_ttl_ms, renewed while loading
+ *   P:d:D:V:B              hash    field = entity id, value = encoded row            until version V is reclaimed
+ *   P:events               pubsub  "D V" after every publish or rollback             —
+ *
+ * Why buckets: one hash per bucket of ~BUCKET_TARGET entities instead of one key per entity.
+ * Redis pays ~50–90 bytes of overhead per key, and small hashes are stored as compact
+ * listpacks; the value is a JSON array in the version's column order, so no field name is stored
+ * per feature per player. The bucket of an entity is fnv1a(entity id) mod buckets, where buckets
+ * is fixed per version (in its manifest), so reclaiming a version deletes P:d:D:V:0..buckets-1
+ * without SCANning the keyspace.
+ *
+ * Redis Cluster: the metadata keys of a dataset share the hash tag {D}, so the Lua scripts that
+ * touch several of them are single-slot. Data keys carry no tag and spread over the cluster;
+ * every command on them is single-key.
+ */
+
+/** Target entities per bucket hash: under Redis's default hash-max-listpack-entries (128). */
+export const BUCKET_TARGET = 100;
+
+export class KeyLayout {
+  readonly prefix: string;
+  readonly events: string;
+
+  constructor(prefix: string) {
+    this.prefix = prefix;
+    this.events = `${prefix}:events`;
+  }
+
+  seq(dataset: string): string {
+    return `${this.prefix}:{${dataset}}:seq`;
+  }
+
+  current(dataset: string): string {
+    return `${this.prefix}:{${dataset}}:current`;
+  }
+
+  versions(dataset: string): string {
+    return `${this.prefix}:{${dataset}}:versions`;
+  }
+
+  manifest(dataset: string, version: number): string {
+    return `${this.prefix}:{${dataset}}:v:${version}`;
+  }
+
+  lock(dataset: string): string {
+    return `${this.prefix}:{${dataset}}:lock`;
+  }
+
+  /** Prefix of a version's bucket keys; append the bucket number. */
+  bucketPrefix(dataset: string, version: number): string {
+    return `${this.prefix}:d:${dataset}:${version}:`;
+  }
+
+  bucket(dataset: string, version: number, bucket: number): string {
+    return `${this.bucketPrefix(dataset, version)}${bucket}`;
+  }
+}
+
+/** Number of buckets for a version expected to hold `rows` entities. */
+export function bucketCountFor(rows: number): number {
+  return Math.max(1, Math.ceil(rows / BUCKET_TARGET));
+}
+
+/** 32-bit FNV-1a over the UTF-16 code units of the id: cheap, stable, and the same in every process. */
+export function bucketOf(entityId: string, buckets: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < entityId.length; i++) {
+    h ^= entityId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % buckets;
+}
+
+/** Pub/sub message announcing that dataset D now serves version V. */
+export function versionEvent(dataset: string, version: number): string {
+  return `${dataset} ${version}`;
+}
+
+export function parseVersionEvent(message: string): { dataset: string; version: number } | null {
+  const space = message.indexOf(' ');
+  if (space <= 0) return null;
+  const version = Number(message.slice(space + 1));
+  return Number.isInteger(version) && version > 0 ? { dataset: message.slice(0, space), version } : null;
+}

@@ -1,0 +1,105 @@
+/**
+ * Resolves a dataset's source uri (a file, a directory, or a glob) to the Parquet files it names,
+ * and fingerprints that file set (paths + sizes + mtimes) so an unchanged source can be skipped.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, statSync, type Stats } from 'node:fs';
+import path from 'node:path';
+import { MaltError } from '../errors.js';
+
+export interface SourceFile {
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+const GLOB_CHARS = /[*?[]/;
+
+/** Files under a directory: *.parquet, recursively, skipping hidden, _-prefixed (e.g. _delta_log) entries. */
+function walk(dir: string, out: string[]): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith('.') || entry.name.startsWith('_')) continue;
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) walk(full, out);
+    else if (entry.isFile() && entry.name.endsWith('.parquet')) out.push(full);
+  }
+}
+
+function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] as string;
+    if (c === '*') {
+      if (glob[i + 1] === '*') {
+        re += '.*';
+        i++;
+        if (glob[i + 1] === '/') i++;
+      } else re += '[^/]*';
+    } else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i);
+      if (end < 0) re += '\\[';
+      else {
+        re += glob.slice(i, end + 1);
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+function globFiles(pattern: string): string[] {
+  const parts = pattern.split('/');
+  const firstGlob = parts.findIndex((p) => GLOB_CHARS.test(p));
+  const base = parts.slice(0, firstGlob).join('/') || '/';
+  const re = globToRegExp(pattern);
+  const all: string[] = [];
+  try {
+    walkAll(base, all);
+  } catch {
+    return [];
+  }
+  return all.filter((f) => re.test(f));
+}
+
+function walkAll(dir: string, out: string[]): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) walkAll(full, out);
+    else if (entry.isFile()) out.push(full);
+  }
+}
+
+/** Lists the source's Parquet files, sorted by path. Throws SOURCE_NOT_FOUND when none match. */
+export function resolveSourceFiles(uri: string): SourceFile[] {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
+    throw new MaltError('SOURCE_NOT_FOUND', `source ${uri}: only local paths are supported in this release (S3 is planned)`);
+  }
+  let paths: string[];
+  if (GLOB_CHARS.test(uri)) {
+    paths = globFiles(uri);
+  } else {
+    let st: Stats;
+    try {
+      st = statSync(uri);
+    } catch {
+      throw new MaltError('SOURCE_NOT_FOUND', `source ${uri} does not exist`);
+    }
+    paths = [];
+    if (st.isDirectory()) walk(uri, paths);
+    else paths.push(uri);
+  }
+  if (paths.length === 0) throw new MaltError('SOURCE_NOT_FOUND', `source ${uri} matched no .parquet files`);
+  return paths.sort().map((p) => {
+    const st = statSync(p);
+    return { path: p, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) };
+  });
+}
+
+/** sha256 over the file set and the dataset declaration (a changed declaration means a reload). */
+export function fingerprint(files: readonly SourceFile[], declaration: unknown): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(declaration));
+  for (const f of files) h.update(`\n${f.path}\t${f.size}\t${f.mtimeMs}`);
+  return `sha256:${h.digest('hex').slice(0, 32)}`;
+}

@@ -1,0 +1,95 @@
+/**
+ * Writes a new version's rows into its bucket hashes with pipelined batches, keeping at most
+ * `maxInFlight` batches outstanding so loader memory stays bounded however large the source.
+ * Counts new entities and duplicates (a later row for the same entity wins; HSET tells us).
+ */
+import type { ChainableCommander, Redis } from 'ioredis';
+import { KeyLayout, bucketOf } from '../keys.js';
+import { registerScripts } from '../store/lua-scripts.js';
+
+export interface WriterOptions {
+  readonly batchRows: number;
+  readonly maxInFlight: number;
+}
+
+export interface WriteTotals {
+  entities: number;
+  duplicates: number;
+}
+
+type AddSegments = (key: string, ...args: string[]) => ChainableCommander;
+
+export class SnapshotWriter {
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly totals: WriteTotals = { entities: 0, duplicates: 0 };
+  private failure: Error | null = null;
+  private readonly prefix: string;
+
+  constructor(
+    private readonly redis: Redis,
+    keys: KeyLayout,
+    dataset: string,
+    version: number,
+    private readonly buckets: number,
+    private readonly options: WriterOptions,
+  ) {
+    this.prefix = keys.bucketPrefix(dataset, version);
+    registerScripts(redis);
+  }
+
+  /** Entities (features rows, wide segment rows): [id, encoded value] pairs; HSET, last wins. */
+  async writeValues(rows: readonly (readonly [string, string])[]): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const [id, value] of rows) pipeline.hset(this.prefix + bucketOf(id, this.buckets), id, value);
+    await this.submit(pipeline, (results) => {
+      for (const [err, added] of results) {
+        if (err) throw err;
+        if (added === 1) this.totals.entities++;
+        else this.totals.duplicates++;
+      }
+    });
+  }
+
+  /** Long-shaped segments: [id, segment] pairs, grouped per bucket into one script call each. */
+  async writeSegmentPairs(pairs: readonly (readonly [string, string])[]): Promise<void> {
+    const perBucket = new Map<number, string[]>();
+    for (const [id, segment] of pairs) {
+      const b = bucketOf(id, this.buckets);
+      let args = perBucket.get(b);
+      if (!args) perBucket.set(b, (args = []));
+      args.push(id, segment);
+    }
+    const pipeline = this.redis.pipeline();
+    const addSegments = (pipeline as unknown as { maltAddSegments: AddSegments }).maltAddSegments.bind(pipeline);
+    for (const [b, args] of perBucket) addSegments(this.prefix + b, ...args);
+    await this.submit(pipeline, (results) => {
+      for (const [err, counts] of results) {
+        if (err) throw err;
+        const [added, dup] = counts as [number, number];
+        this.totals.entities += added;
+        this.totals.duplicates += dup;
+      }
+    });
+  }
+
+  private async submit(pipeline: ChainableCommander, onResults: (r: [Error | null, unknown][]) => void): Promise<void> {
+    if (this.failure) throw this.failure;
+    while (this.inFlight.size >= this.options.maxInFlight) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
+    const p: Promise<void> = pipeline
+      .exec()
+      .then((results) => onResults(results ?? []))
+      .catch((err: Error) => {
+        this.failure ??= err;
+      })
+      .finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+  }
+
+  /** Waits for every batch; throws the first write error, if any. */
+  async finish(): Promise<WriteTotals> {
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure;
+    return { ...this.totals };
+  }
+}
