@@ -33,6 +33,8 @@ export interface VersionManifest {
   readonly duplicates: number;
   readonly loadedAt: string;
   readonly publishedAt: string | null;
+  /** When this version last became the served one (publish or rollback). */
+  readonly currentSince: string | null;
   readonly durationMs: number;
   readonly error: string | null;
 }
@@ -62,6 +64,7 @@ function parseManifest(id: number, h: Record<string, string>): VersionManifest |
     duplicates: Number(h['duplicates'] ?? 0),
     loadedAt: h['loaded_at'] ?? '',
     publishedAt: h['published_at'] ?? null,
+    currentSince: h['current_since'] ?? null,
     durationMs: Number(h['duration_ms'] ?? 0),
     error: h['error'] ?? null,
   };
@@ -158,7 +161,7 @@ export class SnapshotStore {
       target = (older[0] as VersionManifest).id;
     }
     const res = await callScript(this.redis, 'maltRollback', [this.keys.current(dataset), this.keys.manifest(dataset, target)],
-      [target, this.keys.events, versionEvent(dataset, target)]);
+      [target, this.keys.events, versionEvent(dataset, target), new Date().toISOString()]);
     if (res !== 1) throw new MaltError('VERSION_NOT_FOUND', `${dataset} has no published version ${target}`);
     return { from: current, to: target };
   }

@@ -1,0 +1,81 @@
+/**
+ * Composes a serving replica (Redis connections, version tracker, cache, lookup, HTTP, gRPC) and
+ * owns the one close() path. close() is idempotent and runs in a fixed order, each step in its
+ * own try/catch: health → NOT_SERVING and new work refused (503 / UNAVAILABLE), gRPC drained
+ * with a deadline, HTTP closed, tracker stopped, Redis quit, embedded redis-server stopped.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { MaltConfig } from './config.js';
+import { KeyLayout } from './keys.js';
+import { ResultCache } from './cache/result-cache.js';
+import { type RedisHandle, openRedis } from './redis/redis-handle.js';
+import { type GrpcServing, startGrpc } from './serving/grpc-server.js';
+import { buildHttp } from './serving/http-server.js';
+import { Lookup } from './serving/lookup.js';
+import { VersionTracker } from './serving/version-tracker.js';
+
+export interface ServingApp {
+  readonly config: MaltConfig;
+  readonly http: FastifyInstance;
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  readonly lookup: Lookup;
+  readonly tracker: VersionTracker;
+  readonly redis: Redis;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Log lines (startup, shutdown problems); default: none. */
+  readonly log?: (msg: string) => void;
+  readonly httpLogger?: boolean;
+  /** How long close() waits for in-flight gRPC calls (default 5000 ms). */
+  readonly drainMs?: number;
+}
+
+export async function startServing(config: MaltConfig, options: StartOptions = {}): Promise<ServingApp> {
+  const log = options.log ?? (() => undefined);
+  const steps: { name: string; run: () => Promise<unknown> }[] = [];
+  let closing = false;
+  let closed: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing = true;
+    closed ??= (async () => {
+      for (const step of steps.slice().reverse()) {
+        try {
+          await step.run();
+        } catch (err) {
+          log(`close: ${step.name} failed: ${(err as Error).message}`);
+        }
+      }
+    })();
+    return closed;
+  };
+
+  try {
+    const handle: RedisHandle = await openRedis(config, { log, autoPipelining: true });
+    steps.push({ name: 'redis', run: () => handle.close() });
+    const subscriber = handle.duplicate();
+    const keys = new KeyLayout(config.redis.keyPrefix);
+    const tracker = new VersionTracker(handle.client, subscriber, keys, config.datasets, config.serving.versionPollMs);
+    await tracker.start();
+    steps.push({ name: 'version tracker', run: () => tracker.stop() });
+    const cache = new ResultCache(config.cache.maxBytes, config.cache.negativeTtlMs);
+    const lookup = new Lookup(handle.client, tracker, cache, config);
+    const isClosing = (): boolean => closing;
+
+    const http = await buildHttp({ config, lookup, tracker, redis: handle.client, isClosing, logger: options.httpLogger });
+    await http.listen({ host: config.serving.host, port: config.serving.httpPort });
+    steps.push({ name: 'http', run: () => http.close() });
+    const address = http.server.address();
+    const httpPort = typeof address === 'object' && address ? address.port : config.serving.httpPort;
+
+    const grpc: GrpcServing = await startGrpc(lookup, { host: config.serving.host, port: config.serving.grpcPort, timeoutMs: config.serving.requestTimeoutMs, isClosing });
+    steps.push({ name: 'grpc', run: () => grpc.close(options.drainMs ?? 5000) });
+    return { config, http, httpPort, grpcPort: grpc.port, lookup, tracker, redis: handle.client, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

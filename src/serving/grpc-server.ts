@@ -1,0 +1,106 @@
+/**
+ * gRPC transport: a thin adapter over Lookup. Serves malt.v1.Serving, grpc.health.v1.Health and
+ * server reflection. The client's deadline bounds the Redis work (capped by
+ * serving.request_timeout_ms); errors map through the error catalog.
+ */
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import { fileURLToPath } from 'node:url';
+import { MaltError, toMaltError } from '../errors.js';
+import type { EntityResult, Lookup } from './lookup.js';
+
+export const PROTO_ROOT = fileURLToPath(new URL('../../proto/', import.meta.url));
+export const SERVING_PROTO = 'malt/v1/serving.proto';
+export const SERVICE_NAME = 'malt.v1.Serving';
+
+export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [PROTO_ROOT],
+};
+
+export function loadServingPackage(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync(SERVING_PROTO, PROTO_LOADER_OPTIONS);
+}
+
+export interface GrpcServing {
+  readonly server: grpc.Server;
+  readonly port: number;
+  readonly health: HealthImplementation;
+  /** Marks NOT_SERVING, drains in-flight calls up to `graceMs`, then forces shutdown. */
+  close(graceMs: number): Promise<void>;
+}
+
+function toEntityProto(r: EntityResult): unknown {
+  return { entity_id: r.entityId, datasets: r.datasets.map((d) => d.toProto()) };
+}
+
+function timeoutFor(call: grpc.ServerUnaryCall<unknown, unknown>, cap: number): number {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+  if (!Number.isFinite(at) || at <= 0) return cap;
+  return Math.max(1, Math.min(cap, at - Date.now()));
+}
+
+function fail(err: unknown): grpc.ServiceError {
+  const e = toMaltError(err);
+  const metadata = new grpc.Metadata();
+  metadata.set('malt-error-code', e.code);
+  return Object.assign(new Error(`${e.code}: ${e.message}`), { code: e.grpcStatus, details: `${e.code}: ${e.message}`, metadata });
+}
+
+type Unary<Req> = (call: grpc.ServerUnaryCall<Req, unknown>, cb: grpc.sendUnaryData<unknown>) => void;
+
+function unary<Req>(isClosing: () => boolean, handler: (req: Req, timeoutMs: number) => Promise<unknown>, cap: number): Unary<Req> {
+  return (call, cb) => {
+    if (isClosing()) {
+      cb(fail(new MaltError('SHUTTING_DOWN', 'server is shutting down')));
+      return;
+    }
+    handler(call.request, timeoutFor(call as grpc.ServerUnaryCall<unknown, unknown>, cap)).then((res) => cb(null, res), (err) => cb(fail(err)));
+  };
+}
+
+interface GetReq { entity_id: string; datasets: string[] }
+interface BatchReq { entity_ids: string[]; datasets: string[] }
+interface SegReq { entity_id: string; dataset: string }
+
+export async function startGrpc(lookup: Lookup, opts: { host: string; port: number; timeoutMs: number; isClosing: () => boolean }): Promise<GrpcServing> {
+  const pkgDef = loadServingPackage();
+  const loaded = grpc.loadPackageDefinition(pkgDef) as unknown as { malt: { v1: { Serving: grpc.ServiceClientConstructor } } };
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  const cap = opts.timeoutMs;
+  server.addService(loaded.malt.v1.Serving.service, {
+    Get: unary<GetReq>(opts.isClosing, async (req, t) => toEntityProto((await lookup.get([req.entity_id], req.datasets, t))[0] as EntityResult), cap),
+    BatchGet: unary<BatchReq>(opts.isClosing, async (req, t) => {
+      if (req.entity_ids.length === 0) return { results: [] };
+      const results = await lookup.get(req.entity_ids, req.datasets, t);
+      return { results: results.map(toEntityProto) };
+    }, cap),
+    GetSegments: unary<SegReq>(opts.isClosing, async (req, t) => {
+      const seg = await lookup.segments(req.entity_id, req.dataset, t);
+      return { entity_id: req.entity_id, segments: seg.segments, version: seg.version, found: seg.found };
+    }, cap),
+  });
+  const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
+  health.addToServer(server);
+  new ReflectionService(pkgDef).addToServer(server);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${opts.host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  return {
+    server, port, health,
+    close: (graceMs) => new Promise<void>((resolve) => {
+      health.setStatus('', 'NOT_SERVING');
+      health.setStatus(SERVICE_NAME, 'NOT_SERVING');
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, graceMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    }),
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * JSON schemas of the HTTP API: they validate requests and produce the OpenAPI document at
+ * /docs/json. Entity responses are pre-serialised strings, so their response schemas only
+ * document the shape.
+ */
+const errorBody = {
+  type: 'object',
+  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+} as const;
+
+export const errorResponses = {
+  400: { description: 'INVALID_ENTITY_ID, INVALID_ARGUMENT, BATCH_TOO_LARGE, MALFORMED_JSON', ...errorBody },
+  404: { description: 'DATASET_NOT_FOUND', ...errorBody },
+  503: { description: 'STORE_UNAVAILABLE, DATASET_NOT_LOADED, SHUTTING_DOWN', ...errorBody },
+} as const;
+
+const value = {
+  description: 'Typed value: number (double), string (int64, exact), string (timestamp, RFC 3339), boolean, string, array of strings, or null',
+} as const;
+
+const datasetResult = {
+  type: 'object',
+  properties: {
+    dataset: { type: 'string' },
+    version: { type: 'string', description: 'Snapshot version the values were read from' },
+    found: { type: 'boolean' },
+    features: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        properties: { value, status: { type: 'string', enum: ['PRESENT', 'NULL_VALUE', 'NOT_FOUND', 'DEFAULTED'] } },
+      },
+    },
+  },
+} as const;
+
+const entityResult = {
+  type: 'object',
+  properties: { entity_id: { type: 'string' }, datasets: { type: 'array', items: datasetResult } },
+} as const;
+
+const idParam = { type: 'object', properties: { id: { type: 'string', description: 'Entity (player) id, URL-encoded' } }, required: ['id'] } as const;
+
+export const entitySchemas = {
+  get: {
+    summary: 'Look up one entity in one or more datasets',
+    params: idParam,
+    querystring: { type: 'object', properties: { datasets: { type: 'string', description: 'Comma-separated dataset names; empty = every features dataset' } } },
+    response: { 200: entityResult, ...errorResponses },
+  },
+  batch: {
+    summary: 'Look up many entities; results are in request order',
+    body: {
+      type: 'object',
+      required: ['entity_ids'],
+      additionalProperties: false,
+      properties: {
+        entity_ids: { type: 'array', items: { type: 'string' } },
+        datasets: { type: 'array', items: { type: 'string' } },
+      },
+    },
+    response: { 200: { type: 'object', properties: { results: { type: 'array', items: entityResult } } }, ...errorResponses },
+  },
+  segments: {
+    summary: 'The segments an entity belongs to',
+    params: idParam,
+    querystring: { type: 'object', properties: { dataset: { type: 'string', description: 'Segments dataset; optional when only one is declared' } } },
+    response: {
+      200: { type: 'object', properties: { entity_id: { type: 'string' }, segments: { type: 'array', items: { type: 'string' } }, version: { type: 'string' }, found: { type: 'boolean' } } },
+      ...errorResponses,
+    },
+  },
+  member: {
+    summary: 'Whether an entity is in a segment',
+    params: { type: 'object', properties: { id: { type: 'string' }, segment: { type: 'string' } }, required: ['id', 'segment'] },
+    querystring: { type: 'object', properties: { dataset: { type: 'string' } } },
+    response: { 200: { type: 'object', properties: { member: { type: 'boolean' }, version: { type: 'string' } } }, ...errorResponses },
+  },
+} as const;
+
+export const datasetsSchema = {
+  list: { summary: 'Declared datasets and the version each serves (current version, loaded_at, rows, source fingerprint)' },
+  versions: { summary: 'Versions of a dataset kept in Redis, newest first, with their load reports', params: { type: 'object', properties: { name: { type: 'string' } } } },
+  rollback: {
+    summary: 'Serve an older version again (default: the newest published version older than the current one)',
+    description: 'Optional JSON body {"to": "<version>"}.',
+    params: { type: 'object', properties: { name: { type: 'string' } } },
+  },
+} as const;

@@ -1,0 +1,167 @@
+/**
+ * The read path, shared by both transports: validate → dedupe → cache → one pipelined Redis
+ * round trip for the misses → assemble. Bounded by the request deadline: if Redis does not
+ * answer in time the request fails with STORE_UNAVAILABLE instead of hanging.
+ */
+import type { Redis } from 'ioredis';
+import type { MaltConfig } from '../config.js';
+import { entityIdProblem } from '../entity-id.js';
+import { MaltError } from '../errors.js';
+import { bucketOf } from '../keys.js';
+import { decodeRow, decodeSegments } from '../row-codec.js';
+import { ResultCache } from '../cache/result-cache.js';
+import { DatasetResult, type Feature } from './dataset-result.js';
+import type { ServedVersion, VersionTracker } from './version-tracker.js';
+
+export interface EntityResult {
+  readonly entityId: string;
+  readonly datasets: readonly DatasetResult[];
+}
+
+export class Lookup {
+  private readonly featureDatasets: readonly string[];
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly tracker: VersionTracker,
+    readonly cache: ResultCache,
+    private readonly config: MaltConfig,
+  ) {
+    this.featureDatasets = config.datasets.filter((d) => d.kind === 'features').map((d) => d.name);
+  }
+
+  /** Resolves dataset names (empty = every features dataset) to their served versions. */
+  resolve(names: readonly string[]): ServedVersion[] {
+    const wanted = names.length === 0 ? this.featureDatasets : [...new Set(names)];
+    const out: ServedVersion[] = [];
+    for (const name of wanted) {
+      if (typeof name !== 'string' || !this.config.datasets.some((d) => d.name === name)) {
+        throw new MaltError('DATASET_NOT_FOUND', `unknown dataset ${JSON.stringify(name)}`);
+      }
+      const v = this.tracker.get(name);
+      if (!v) throw new MaltError('DATASET_NOT_LOADED', `dataset ${name} has no published version yet; run \`malt load ${name}\``);
+      out.push(v);
+    }
+    return out;
+  }
+
+  validateIds(ids: readonly unknown[]): void {
+    if (ids.length > this.config.serving.maxBatchSize) {
+      throw new MaltError('BATCH_TOO_LARGE', `batch of ${ids.length} entity ids exceeds serving.max_batch_size (${this.config.serving.maxBatchSize})`);
+    }
+    for (const id of ids) {
+      const problem = entityIdProblem(id);
+      if (problem) throw new MaltError('INVALID_ENTITY_ID', `${problem}: ${JSON.stringify(String(id).slice(0, 64))}`);
+    }
+  }
+
+  /** Looks up entities × datasets; results are in request order. `timeoutMs` bounds Redis work. */
+  async get(entityIds: readonly string[], datasetNames: readonly string[], timeoutMs = this.config.serving.requestTimeoutMs): Promise<EntityResult[]> {
+    this.validateIds(entityIds);
+    if (entityIds.length === 0) throw new MaltError('INVALID_ARGUMENT', 'entity_ids must not be empty');
+    const versions = this.resolve(datasetNames);
+    const cells: (DatasetResult | Promise<DatasetResult>)[] = new Array(entityIds.length * versions.length);
+    let misses: { key: string; v: ServedVersion; id: string; index: number }[] | null = null;
+    let waiting = false;
+    let i = 0;
+    for (const id of entityIds) {
+      for (const v of versions) {
+        const key = v.cachePrefix + id;
+        const hit = this.cache.get(key) ?? this.cache.pending(key);
+        if (hit !== undefined) {
+          cells[i] = hit;
+          if (hit instanceof Promise) waiting = true;
+        } else {
+          (misses ??= []).push({ key, v, id, index: i });
+          waiting = true;
+        }
+        i++;
+      }
+    }
+    if (misses) this.fetchMisses(misses, cells, timeoutMs);
+    const resolved = waiting ? await withDeadline(Promise.all(cells), timeoutMs) : (cells as DatasetResult[]);
+    const out: EntityResult[] = new Array(entityIds.length);
+    for (let e = 0; e < entityIds.length; e++) {
+      out[e] = { entityId: entityIds[e] as string, datasets: resolved.slice(e * versions.length, (e + 1) * versions.length) };
+    }
+    return out;
+  }
+
+  /** The segments of one entity in a segments dataset (empty and found=false when it has no row). */
+  async segments(entityId: string, dataset: string, timeoutMs?: number): Promise<{ segments: readonly string[]; version: string; found: boolean }> {
+    if (!dataset) throw new MaltError('INVALID_ARGUMENT', 'dataset is required');
+    const [v] = this.resolve([dataset]);
+    if (v && v.config.kind !== 'segments') throw new MaltError('NOT_A_SEGMENTS_DATASET', `dataset ${dataset} is a features dataset; segments calls need a segments dataset`);
+    const [r] = await this.get([entityId], [dataset], timeoutMs);
+    const d = r!.datasets[0]!;
+    return { segments: d.segments ?? [], version: d.version, found: d.found };
+  }
+
+  /** Issues one pipeline for all misses; each miss's promise is shared with concurrent requests. */
+  private fetchMisses(misses: { key: string; v: ServedVersion; id: string; index: number }[], cells: (DatasetResult | Promise<DatasetResult>)[], timeoutMs: number): void {
+    // Dedupe within the request (the same entity twice in one batch).
+    const unique = new Map<string, { v: ServedVersion; id: string }>();
+    for (const m of misses) unique.set(m.key, m);
+    const entries = [...unique.entries()];
+    const raw: Promise<(string | null)[]> = withDeadline(this.readRaw(entries.map(([, m]) => m)), timeoutMs);
+    const perKey = new Map<string, Promise<DatasetResult>>();
+    entries.forEach(([key, m], j) => {
+      const p = raw.then((values) => {
+        const result = decodeResult(m.v, values[j] ?? null);
+        this.cache.set(key, result);
+        return result;
+      });
+      this.cache.track(key, p);
+      perKey.set(key, p);
+    });
+    for (const m of misses) cells[m.index] = perKey.get(m.key) as Promise<DatasetResult>;
+  }
+
+  private async readRaw(items: { v: ServedVersion; id: string }[]): Promise<(string | null)[]> {
+    try {
+      if (items.length === 1) {
+        const { v, id } = items[0] as { v: ServedVersion; id: string };
+        return [await this.redis.hget(v.bucketPrefix + bucketOf(id, v.buckets), id)];
+      }
+      const pipeline = this.redis.pipeline();
+      for (const { v, id } of items) pipeline.hget(v.bucketPrefix + bucketOf(id, v.buckets), id);
+      const results = (await pipeline.exec()) ?? [];
+      return results.map(([err, value]) => {
+        if (err) throw err;
+        return value as string | null;
+      });
+    } catch (err) {
+      if (err instanceof MaltError) throw err;
+      throw new MaltError('STORE_UNAVAILABLE', `Redis read failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Builds the typed result for one entity from its stored row (null = no row). */
+export function decodeResult(v: ServedVersion, raw: string | null): DatasetResult {
+  const features: Feature[] = new Array(v.columns.length);
+  if (v.config.kind === 'segments') {
+    const segments = raw === null ? [] : decodeSegments(raw);
+    const col = v.columns[0]!;
+    features[0] = { name: col.name, type: col.type, value: raw === null ? null : segments, status: raw === null ? 'NOT_FOUND' : 'PRESENT' };
+    return new DatasetResult(v.config.name, v.versionString, raw !== null, features, segments);
+  }
+  const values = raw === null ? null : decodeRow(v.columns, raw);
+  for (let c = 0; c < v.columns.length; c++) {
+    const col = v.columns[c]!;
+    const value = values ? values[c] ?? null : null;
+    const def = v.defaults[c] ?? null;
+    if (value !== null) features[c] = { name: col.name, type: col.type, value, status: 'PRESENT' };
+    else if (def !== null) features[c] = { name: col.name, type: col.type, value: def, status: 'DEFAULTED' };
+    else features[c] = { name: col.name, type: col.type, value: null, status: values ? 'NULL_VALUE' : 'NOT_FOUND' };
+  }
+  return new DatasetResult(v.config.name, v.versionString, raw !== null, features, null);
+}
+
+function withDeadline<T>(p: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new MaltError('STORE_UNAVAILABLE', `Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}

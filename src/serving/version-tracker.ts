@@ -1,0 +1,115 @@
+/**
+ * Knows which version of each dataset this replica serves. It learns of a publish or rollback
+ * from the P:events pub/sub channel at once, and polls the current pointers every
+ * serving.version_poll_ms (default 500 ms) in case a message was missed, so every replica serves
+ * a new version within about a second of the flip, without a restart.
+ */
+import type { Redis } from 'ioredis';
+import { parseDefault, type TypedValue } from '../column-types.js';
+import type { DatasetConfig } from '../config.js';
+import { KeyLayout, parseVersionEvent } from '../keys.js';
+import { type ColumnSpec, SnapshotStore, type VersionManifest } from '../store/snapshot-store.js';
+
+/** Everything the read path needs about the served version of one dataset. */
+export interface ServedVersion {
+  readonly config: DatasetConfig;
+  readonly id: number;
+  readonly versionString: string;
+  readonly manifest: VersionManifest;
+  readonly columns: readonly ColumnSpec[];
+  /** Typed default per column (aligned with columns), null where none is configured. */
+  readonly defaults: readonly (TypedValue | null)[];
+  readonly buckets: number;
+  readonly bucketPrefix: string;
+  /** Cache key prefix: dataset NUL version NUL. */
+  readonly cachePrefix: string;
+  readonly since: string;
+}
+
+export class VersionTracker {
+  private readonly served = new Map<string, ServedVersion>();
+  private readonly store: SnapshotStore;
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | null = null;
+  private listeners: ((dataset: string, version: number) => void)[] = [];
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly subscriber: Redis,
+    private readonly keys: KeyLayout,
+    private readonly datasets: readonly DatasetConfig[],
+    private readonly pollMs: number,
+  ) {
+    this.store = new SnapshotStore(redis, keys);
+  }
+
+  async start(): Promise<void> {
+    await this.refreshAll();
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.keys.events) return;
+      const ev = parseVersionEvent(message);
+      if (ev && this.datasets.some((d) => d.name === ev.dataset)) void this.refreshAll().catch(() => undefined);
+    });
+    await this.subscriber.subscribe(this.keys.events);
+    this.timer = setInterval(() => void this.refreshAll().catch(() => undefined), this.pollMs);
+    this.timer.unref();
+  }
+
+  get(dataset: string): ServedVersion | undefined {
+    return this.served.get(dataset);
+  }
+
+  onChange(listener: (dataset: string, version: number) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Re-reads every current pointer (one round trip) and loads manifests of changed ones. */
+  refreshAll(): Promise<void> {
+    if (this.refreshing) return this.refreshing;
+    this.refreshing = this.doRefresh().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    const names = this.datasets.map((d) => d.name);
+    const ids = await this.store.currentVersionIds(names);
+    for (let i = 0; i < names.length; i++) {
+      const id = ids[i];
+      const config = this.datasets[i] as DatasetConfig;
+      if (id === null || id === undefined) {
+        this.served.delete(config.name);
+        continue;
+      }
+      if (this.served.get(config.name)?.id === id) continue;
+      const manifest = await this.store.manifest(config.name, id);
+      if (!manifest) continue;
+      this.served.set(config.name, this.view(config, manifest));
+      for (const l of this.listeners) l(config.name, id);
+    }
+  }
+
+  private view(config: DatasetConfig, manifest: VersionManifest): ServedVersion {
+    const columns = config.kind === 'segments' ? [{ name: 'segments', type: 'string_list' as const }] : manifest.columns;
+    const defaults = columns.map((c) => {
+      const raw = config.defaults[c.name];
+      if (raw === undefined) return null;
+      const parsed = parseDefault(c.type, raw);
+      return 'value' in parsed ? parsed.value : null;
+    });
+    return {
+      config, id: manifest.id, versionString: String(manifest.id), manifest, columns, defaults,
+      buckets: manifest.buckets,
+      bucketPrefix: this.keys.bucketPrefix(config.name, manifest.id),
+      cachePrefix: `${config.name}\u0000${manifest.id}\u0000`,
+      since: manifest.currentSince ?? manifest.publishedAt ?? manifest.loadedAt,
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.subscriber.unsubscribe().catch(() => undefined);
+  }
+}
