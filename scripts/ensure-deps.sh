@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what malt needs on a Debian/Ubuntu machine with Node.js >= 20.19 and npm:
+# redis-server (apt-get, when missing and running as root or with sudo) and the npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+      if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+        echo "redis-server is missing: install it with 'apt-get install -y redis-server' as root" >&2; exit 1
+      fi
+    fi
+    echo "installing redis-server with apt-get..." >&2
+    $SUDO apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+    # Debian starts a system redis on 6379; malt does not use it, so leave it as the package set it up.
+  else
+    echo "redis-server is missing: install Redis >= 6.2 (e.g. 'brew install redis') or set REDIS_URL" >&2; exit 1
+  fi
+fi
+
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("malt needs Node.js >= 20.19, found "+process.versions.node); process.exit(1) }'
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund >&2
+fi
+npm run --silent build >&2
