@@ -1,0 +1,67 @@
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServingApp } from '../src/app.js';
+import { ResultCache } from '../src/cache/result-cache.js';
+import { DatasetResult } from '../src/serving/dataset-result.js';
+import { startTestRedis, type TestRedis } from './support/redis-server.js';
+import { featuresDataset, load, makeConfig, serve, tmpDir, writePlayers } from './support/fixtures.js';
+
+let redis: TestRedis;
+const apps: ServingApp[] = [];
+beforeAll(async () => {
+  redis = await startTestRedis();
+});
+afterAll(async () => {
+  for (const a of apps) await a.close();
+  await redis.stop();
+});
+
+function result(i: number, found = true): DatasetResult {
+  return new DatasetResult('ds', '1', found, [{ name: 'country', type: 'string', value: `country-${i}-${'x'.repeat(100)}`, status: 'PRESENT' }], null);
+}
+
+async function hgetCalls(client: Redis): Promise<number> {
+  const m = /cmdstat_hget:calls=(\d+)/.exec(await client.info('commandstats'));
+  return m ? Number(m[1]) : 0;
+}
+
+describe('in-process LRU', () => {
+  it('is bounded by bytes: inserting far more than fits keeps the total under max_bytes', () => {
+    const cache = new ResultCache(64 * 1024, 1000);
+    for (let i = 0; i < 10_000; i++) cache.set(`k${i}`, result(i));
+    expect(cache.sizeBytes).toBeLessThanOrEqual(64 * 1024);
+    expect(cache.entries).toBeGreaterThan(50);
+    expect(cache.entries).toBeLessThan(10_000);
+    expect(cache.get('k9999')).toBeDefined();
+    expect(cache.get('k0')).toBeUndefined();
+  });
+
+  it('caches negative results only for negative_ttl_ms', async () => {
+    const cache = new ResultCache(1024 * 1024, 50);
+    cache.set('missing', result(0, false));
+    expect(cache.get('missing')).toBeDefined();
+    await new Promise((r) => setTimeout(r, 80));
+    expect(cache.get('missing')).toBeUndefined();
+  });
+
+  it('concurrent misses on one key share one Redis read; hits read nothing', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'c.parquet');
+    writePlayers(file, [{ id: 'hot', ltv: 1, level: 1, country: 'US', is_payer: true, last_login: null, tags: null }]);
+    const cfg = makeConfig({ datasets: [featuresDataset('sf', file)] }, { url: redis.url });
+    await load(cfg, 'sf');
+    const app = await serve(cfg);
+    apps.push(app);
+    const c = new Redis(redis.url);
+    const before = await hgetCalls(c);
+    const results = await Promise.all(Array.from({ length: 50 }, () => app.lookup.get(['hot'], ['sf'])));
+    expect(results.every((r) => r[0]!.datasets[0]!.found)).toBe(true);
+    expect((await hgetCalls(c)) - before).toBe(1);
+    expect(app.lookup.cache.stats.sharedMisses).toBe(49);
+    // Now cached: more reads cost no Redis command; a duplicate id in one batch is read once.
+    await app.lookup.get(['hot', 'hot', 'cold', 'cold'], ['sf']);
+    expect((await hgetCalls(c)) - before).toBe(2);
+    c.disconnect();
+  });
+});
