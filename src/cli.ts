@@ -12,6 +12,7 @@ import { KeyLayout } from './keys.js';
 import { createProgress } from './loaders/load-progress.js';
 import { type LoadReport, loadDataset } from './loaders/load-dataset.js';
 import { openRedis } from './redis/redis-handle.js';
+import { startEmbeddedRedis } from './redis/embedded-redis.js';
 import { SnapshotStore } from './store/snapshot-store.js';
 import { sampleConfigDocument, samplePlayerId, writeSampleLake } from './sample/sample-lake.js';
 import { startServing } from './app.js';
@@ -104,13 +105,13 @@ Press Ctrl+C to stop (the embedded Redis keeps its data under .malt/redis).
 `);
 }
 
-async function serveUntilSignal(cfg: MaltConfig, demo: boolean): Promise<void> {
+async function serveUntilSignal(cfg: MaltConfig, demo: boolean, afterClose: () => Promise<void> = async () => undefined): Promise<void> {
   const app = await startServing(cfg, { log });
   log(`HTTP on http://${cfg.serving.host}:${app.httpPort}, gRPC on ${cfg.serving.host}:${app.grpcPort}`);
   if (demo) printCalls(app.httpPort, app.grpcPort, cfg.serving.host);
   const shutdown = (signal: string): void => {
     log(`${signal}: shutting down`);
-    app.close().then(() => process.exit(0), () => process.exit(1));
+    app.close().then(afterClose).then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
@@ -192,8 +193,14 @@ export function buildCli(): Command {
           writeSampleLake({ dir: lake, players: Number(opts.players) });
         }
         const cfg = loadConfig({ document: sampleConfigDocument(lake), baseDir: process.cwd() });
-        if (!(await runLoad(cfg, [], false))) process.exit(1);
-        await serveUntilSignal(cfg, true);
+        // One embedded redis-server for the load and the server that follows it.
+        const embedded = cfg.redis.url ? null : await startEmbeddedRedis(cfg.redis.embeddedDir, log);
+        const stopEmbedded = async (): Promise<void> => embedded?.stop();
+        if (!(await runLoad(cfg, [], false))) {
+          await stopEmbedded();
+          process.exit(1);
+        }
+        await serveUntilSignal(cfg, true, stopEmbedded);
       } catch (err) {
         fail(err);
       }

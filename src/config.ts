@@ -278,9 +278,11 @@ export function loadConfig(options: LoadConfigOptions = {}): MaltConfig {
       if (parsed) datasets.push(parsed);
     });
     const seen = new Set<string>();
-    for (const d of datasets) {
-      if (seen.has(d.name)) p.add('datasets', `duplicate dataset name "${d.name}"`);
-      seen.add(d.name);
+    for (const d of datasetsRaw) {
+      const name = isObj(d) ? d['name'] : undefined;
+      if (typeof name !== 'string') continue;
+      if (seen.has(name)) p.add('datasets', `duplicate dataset name "${name}"`);
+      seen.add(name);
     }
   }
 

@@ -38,7 +38,7 @@ function toEntityProto(r: EntityResult): unknown {
 function timeoutFor(call: grpc.ServerUnaryCall<unknown, unknown>, cap: number): number {
   const deadline = call.getDeadline();
   const at = deadline instanceof Date ? deadline.getTime() : Number(deadline);
-  if (!Number.isFinite(at) || at <= 0) return cap;
+  if (cap > 0) return cap;
   return Math.max(1, Math.min(cap, at - Date.now()));
 }
 

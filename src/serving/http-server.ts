@@ -25,6 +25,8 @@ export interface HttpDeps {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+/** Longest raw (percent-encoded) path parameter the router accepts. */
+const MAX_PARAM_CHARS = 4096;
 
 export function entityJson(r: EntityResult): string {
   let out = `{"entity_id":${JSON.stringify(r.entityId)},"datasets":[`;
@@ -49,6 +51,14 @@ function fromFastifyError(err: FastifyError): MaltError {
   return toMaltError(err);
 }
 
+/** Maps the router's own refusals (bad percent-encoding, over-long path parameter) into the catalog. */
+function fromRouterError(err: FastifyError, url: string): MaltError {
+  const code = url.startsWith('/v1/entities/') ? 'INVALID_ENTITY_ID' : 'INVALID_ARGUMENT';
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return new MaltError(code, `path parameter longer than ${MAX_PARAM_CHARS} characters`);
+  if (err.code === 'FST_ERR_BAD_URL') return new MaltError(code, 'path is not valid percent-encoded UTF-8');
+  return fromFastifyError(err);
+}
+
 function splitList(q: unknown): string[] {
   if (typeof q !== 'string' || q.length === 0) return [];
   return q.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
@@ -66,7 +76,14 @@ function manifestJson(m: VersionManifest, current: number | null): Record<string
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const { config, lookup, tracker } = deps;
   const store = new SnapshotStore(deps.redis, new KeyLayout(config.redis.keyPrefix));
-  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: config.serving.maxBodyBytes, return503OnClosing: true });
+  // find-my-way refuses path parameters over 100 characters (414) by default, before any handler
+  // runs; a valid id is up to 256 UTF-8 bytes, i.e. up to 768 characters once percent-encoded.
+  // Allow enough that over-long ids reach the lookup and get the catalog's INVALID_ENTITY_ID.
+  const app = Fastify({
+    logger: deps.logger ?? false, bodyLimit: config.serving.maxBodyBytes, return503OnClosing: true,
+    routerOptions: { maxParamLength: MAX_PARAM_CHARS },
+    frameworkErrors: (err, req, reply) => sendError(reply, fromRouterError(err, req.url)),
+  });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -143,6 +160,9 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     if (to !== undefined && (!Number.isInteger(to) || to <= 0)) throw new MaltError('INVALID_ARGUMENT', `"to" must be a version id, got ${JSON.stringify(raw)}`);
     const res = await store.rollback(req.params.name, to);
     await tracker.refreshAll();
+    // refreshAll() joins a refresh already under way, which may have read the pointer before the
+    // flip; one more round makes this replica serve the rolled-back version before we answer.
+    if (tracker.get(req.params.name)?.id !== res.to) await tracker.refreshAll();
     return { dataset: req.params.name, from_version: res.from === null ? null : String(res.from), to_version: String(res.to) };
   });
 

@@ -1,0 +1,156 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { freePort } from './support/redis-server.js';
+import { featuresDataset, redisUrl, tmpDir, uniquePrefix, writePlayers, type PlayerRow } from './support/fixtures.js';
+
+const BIN = path.resolve('bin/malt.js');
+const children: ChildProcess[] = [];
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+function malt(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const row = (id: string, ltv: number): PlayerRow => ({ id, ltv, level: 1, country: 'US', is_payer: true, last_login: null, tags: null });
+
+function writeConfig(dir: string, doc: Record<string, unknown>): string {
+  const file = path.join(dir, 'malt.yaml');
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+async function waitHttp(url: string, ok: (body: any) => boolean, ms: number): Promise<any> {
+  const deadline = Date.now() + ms;
+  let last: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      last = await res.json();
+      if (ok(last)) return last;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return last;
+}
+
+describe('malt CLI', () => {
+  it('an invalid config exits non-zero listing every problem', async () => {
+    const dir = tmpDir();
+    const file = writeConfig(dir, { datasets: [{ name: 'a', source: { uri: 'x' }, key: 'k', columns: { c: 'decimal' } }, { name: 'a', source: { uri: 'y' } }], nope: true });
+    const r = await malt(['load', '-c', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error CONFIG_INVALID');
+    expect(r.stderr).toContain('(root).nope: unknown key');
+    expect(r.stderr).toContain('datasets[0].columns.c: unknown type "decimal"');
+    expect(r.stderr).toContain('datasets[1].key: is required');
+    expect(r.stderr).toContain('duplicate dataset name "a"');
+  });
+
+  it('load, versions, rollback; a refused load exits non-zero naming the column and file', async () => {
+    const dir = tmpDir();
+    const lake = path.join(dir, 'lake.parquet');
+    writePlayers(lake, [row('a', 1)]);
+    const env = { REDIS_URL: redisUrl(), MALT_KEY_PREFIX: uniquePrefix() };
+    const file = writeConfig(dir, { datasets: [featuresDataset('cli_pf', lake)] });
+    const first = await malt(['load', '-c', file], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/cli_pf: published version 1/);
+    expect(first.stdout).toMatch(/entities 1, duplicates 0, rejected 0/);
+    const skipped = await malt(['load', '-c', file], env);
+    expect(skipped.stdout).toMatch(/source unchanged .* still serving version 1/);
+    expect((await malt(['load', '--force', '-c', file], env)).stdout).toMatch(/published version 2 \(was 1\)/);
+
+    const bad = writeConfig(dir, { datasets: [featuresDataset('cli_pf', lake, { columns: { ltv: 'double', missing_col: 'string' } })] });
+    const refused = await malt(['load', '-c', bad], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('error SCHEMA_MISMATCH');
+    expect(refused.stderr).toContain('"missing_col"');
+    expect(refused.stderr).toContain(lake);
+    expect(refused.stderr).toContain('the served version is unchanged');
+
+    const versions = await malt(['versions', 'cli_pf', '--json', '-c', file], env);
+    const parsed = JSON.parse(versions.stdout);
+    expect(parsed.current).toBe(2);
+    expect(parsed.versions.map((v: { id: number; state: string }) => [v.id, v.state])).toEqual([[2, 'published'], [1, 'published']]);
+    const rb = await malt(['rollback', 'cli_pf', '-c', file], env);
+    expect(rb.stdout).toContain('now serving version 1 (was 2)');
+    expect((await malt(['rollback', 'cli_pf', '--to', '2', '-c', file], env)).stdout).toContain('now serving version 2 (was 1)');
+    const unknown = await malt(['rollback', 'nope', '-c', file], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('error DATASET_NOT_FOUND');
+  });
+
+  it('a serving process sees a version published by another process within 1 s', async () => {
+    const dir = tmpDir();
+    const lake = path.join(dir, 'x.parquet');
+    writePlayers(lake, [row('a', 1)]);
+    const port = await freePort();
+    const env = { REDIS_URL: redisUrl(), MALT_KEY_PREFIX: uniquePrefix(), MALT_HTTP_PORT: String(port), MALT_GRPC_PORT: String(await freePort()) };
+    const file = writeConfig(dir, { datasets: [featuresDataset('xp', lake)] });
+    expect((await malt(['load', '-c', file], env)).code).toBe(0);
+    const server = spawn(process.execPath, [BIN, 'serve', '-c', file], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    children.push(server);
+    const url = `http://127.0.0.1:${port}/v1/entities/a`;
+    expect((await waitHttp(url, (b) => b?.datasets?.[0]?.version === '1', 15_000))?.datasets?.[0]?.version).toBe('1');
+    writePlayers(lake, [row('a', 7)]);
+    expect((await malt(['load', '-c', file], env)).code).toBe(0);
+    const published = Date.now();
+    const body = await waitHttp(url, (b) => b?.datasets?.[0]?.version === '2', 3000);
+    expect(body.datasets[0].features.ltv.value).toBe(7);
+    expect(Date.now() - published).toBeLessThan(1000);
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+    expect(server.exitCode).toBe(0);
+  });
+
+  it('with no Redis URL, load and serve share an embedded redis-server that stops with malt', async () => {
+    const dir = tmpDir();
+    const lake = path.join(dir, 'e.parquet');
+    writePlayers(lake, [row('a', 3)]);
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = { REDIS_URL: '', MALT_HTTP_PORT: String(port), MALT_GRPC_PORT: String(await freePort()) };
+    const file = writeConfig(dir, { redis: { embedded_dir: './redis-data' }, datasets: [featuresDataset('emb', lake)] });
+    const loaded = await malt(['load', '-c', file], env);
+    expect(loaded.code, loaded.stderr).toBe(0);
+    expect(loaded.stderr).toMatch(/started embedded redis-server/);
+    expect(existsSync(path.join(dir, 'redis-data', 'appendonlydir'))).toBe(true);
+    const server = spawn(process.execPath, [BIN, 'serve', '-c', file], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    children.push(server);
+    // The data loaded by the first process persisted in the embedded server's directory.
+    const body = await waitHttp(`http://127.0.0.1:${port}/v1/entities/a`, (b) => b?.datasets?.[0]?.found === true, 15_000);
+    expect(body?.datasets?.[0]?.features?.ltv?.value).toBe(3);
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+    expect(existsSync(path.join(dir, 'redis-data', 'redis.sock'))).toBe(false);
+  });
+
+  it('explains how to install redis-server when it is missing', async () => {
+    const dir = tmpDir();
+    const file = writeConfig(dir, { datasets: [featuresDataset('nr', path.join(dir, 'x.parquet'))] });
+    // A PATH with node but without redis-server.
+    const bin = path.join(dir, 'bin');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, path.join(bin, 'node'));
+    const r = await malt(['load', '-c', file], { REDIS_URL: '', PATH: bin });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error REDIS_SERVER_MISSING');
+    expect(r.stderr).toContain('apt-get install -y redis-server');
+  });
+});
