@@ -2,7 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
+import { KeyLayout } from '../src/keys.js';
+import { writeSampleLake } from '../src/sample/sample-lake.js';
 import { freePort } from './support/redis-server.js';
 import { featuresDataset, redisUrl, tmpDir, uniquePrefix, writePlayers, type PlayerRow } from './support/fixtures.js';
 
@@ -139,6 +142,39 @@ describe('malt CLI', () => {
     server.kill('SIGTERM');
     await exited;
     expect(existsSync(path.join(dir, 'redis-data', 'redis.sock'))).toBe(false);
+  });
+
+  it('a killed load leaves the served version untouched and the next load reclaims its partial data', async () => {
+    const dir = tmpDir();
+    writeSampleLake({ dir, players: 150_000, files: 1 });
+    const lake = path.join(dir, 'player_features');
+    const prefix = uniquePrefix();
+    const env = { REDIS_URL: redisUrl(), MALT_KEY_PREFIX: prefix };
+    const small = path.join(dir, 'small.parquet');
+    writePlayers(small, [row('p_000001', 42)]);
+    const cfgSmall = writeConfig(dir, { loader: { lock_ttl_ms: 1000 }, datasets: [{ name: 'kl', source: { uri: small }, key: 'player_id' }] });
+    expect((await malt(['load', '-c', cfgSmall], env)).code).toBe(0);
+    const cfgBig = writeConfig(dir, { loader: { lock_ttl_ms: 1000, max_batches_in_flight: 1, batch_rows: 200 }, datasets: [{ name: 'kl', source: { uri: lake }, key: 'player_id' }] });
+    const loader = spawn(process.execPath, [BIN, 'load', '-c', cfgBig], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    children.push(loader);
+    const redis = new Redis(redisUrl());
+    const keys = new KeyLayout(prefix);
+    // Kill -9 once version 2 has rows in Redis but before it is published.
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && (await redis.exists(keys.bucket('kl', 2, 0))) === 0) await new Promise((r) => setTimeout(r, 5));
+    const died = new Promise((r) => loader.once('exit', r));
+    loader.kill('SIGKILL');
+    await died;
+    expect(await redis.hget(keys.manifest('kl', 2), 'state')).toBe('loading');
+    expect(await redis.get(keys.current('kl'))).toBe('1');
+    // The lock of the dead loader expires (lock_ttl_ms 1000); then a new load reclaims version 2.
+    await new Promise((r) => setTimeout(r, 1100));
+    const next = await malt(['load', '-c', cfgSmall, '--force'], env);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stdout).toContain('published version 3 (was 1)');
+    expect(await redis.exists(keys.manifest('kl', 2))).toBe(0);
+    expect(await redis.exists(keys.bucket('kl', 2, 0))).toBe(0);
+    redis.disconnect();
   });
 
   it('explains how to install redis-server when it is missing', async () => {
