@@ -4,6 +4,7 @@
  * string concatenation (HTTP) or an object reuse (gRPC), not a decode.
  */
 import type { ColumnType, TypedValue } from '../column-types.js';
+import { encodeDatasetResult } from './proto-encoding.js';
 
 export type FieldStatus = 'PRESENT' | 'NULL_VALUE' | 'NOT_FOUND' | 'DEFAULTED';
 
@@ -30,6 +31,7 @@ export interface ProtoDatasetResult {
 export class DatasetResult {
   private json: string | undefined;
   private proto: ProtoDatasetResult | undefined;
+  private protoBytes: Buffer | undefined;
 
   constructor(
     readonly dataset: string,
@@ -40,12 +42,15 @@ export class DatasetResult {
     readonly segments: readonly string[] | null,
   ) {}
 
-  /** Approximate heap bytes, for the byte-bounded cache. */
+  /**
+   * Approximate heap bytes, for the byte-bounded cache: the decoded values plus room for the
+   * memoised JSON text and protobuf bytes (each about the JSON's length).
+   */
   approxBytes(): number {
     let n = 160 + this.dataset.length * 2;
     for (const f of this.features) n += 96 + f.name.length * 2 + valueBytes(f.value);
     if (this.segments) for (const s of this.segments) n += 40 + s.length * 2;
-    return n;
+    return n + 2 * this.toJson().length;
   }
 
   toJson(): string {
@@ -59,6 +64,12 @@ export class DatasetResult {
       this.json = `${out}}}`;
     }
     return this.json;
+  }
+
+  /** The malt.v1.DatasetResult wire bytes, encoded once. */
+  toProtoBytes(): Buffer {
+    this.protoBytes ??= encodeDatasetResult(this.dataset, this.version, this.found, this.features);
+    return this.protoBytes;
   }
 
   toProto(): ProtoDatasetResult {
