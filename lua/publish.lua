@@ -10,6 +10,7 @@
 if redis.call('GET', KEYS[3]) ~= ARGV[2] then return -1 end
 if redis.call('HGET', KEYS[2], 'state') ~= 'loading' then return -2 end
 redis.call('HSET', KEYS[2], 'state', 'published', 'published_at', ARGV[3], 'current_since', ARGV[3])
-redis.call('SET', KEYS[1], ARGV[1])
+-- The pointer is "id:uid": the uid tells a reset Redis's new version 1 from the old one.
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. (redis.call('HGET', KEYS[2], 'uid') or ''))
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1

@@ -8,6 +8,6 @@
 ]]
 if redis.call('HGET', KEYS[2], 'state') ~= 'published' then return -1 end
 redis.call('HSET', KEYS[2], 'current_since', ARGV[4])
-redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. (redis.call('HGET', KEYS[2], 'uid') or ''))
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1

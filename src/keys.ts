@@ -5,9 +5,11 @@
  *
  *   key                    type    contents                                          lifetime
  *   P:{D}:seq              string  last version id handed out (INCR)                 forever
- *   P:{D}:current          string  the version id being served                       forever; flipped by publish.lua / rollback.lua
+ *   P:{D}:current          string  "V:uid" of the version being served; uid is random  forever; flipped by publish.lua / rollback.lua
+ *                                  per version, so replicas never confuse a reset
+ *                                  Redis's new version V with an old one
  *   P:{D}:versions         zset    every version id that has keys in Redis, score=id until that version is reclaimed
- *   P:{D}:v:V              hash    the version's manifest: state (loading|published|  until reclaimed
+ *   P:{D}:v:V              hash    the version's manifest: uid, state (loading|published|  until reclaimed
  *                                  failed|reclaiming), buckets, columns (JSON),
  *                                  fingerprint, rows, rejected, rejected_reasons,
  *                                  duplicates, loaded_at, published_at, duration_ms
@@ -94,4 +96,13 @@ export function parseVersionEvent(message: string): { dataset: string; version: 
   if (space <= 0) return null;
   const version = Number(message.slice(space + 1));
   return Number.isInteger(version) && version > 0 ? { dataset: message.slice(0, space), version } : null;
+}
+
+/** The current pointer's value: "V:uid". */
+export function parseVersionPointer(value: string | null): { id: number; uid: string } | null {
+  if (value === null) return null;
+  const colon = value.indexOf(':');
+  const id = Number(colon < 0 ? value : value.slice(0, colon));
+  if (!Number.isInteger(id) || id <= 0) return null;
+  return { id, uid: colon < 0 ? '' : value.slice(colon + 1) };
 }

@@ -131,7 +131,8 @@ describe('versions, rollback and reclaim', () => {
     apps.push(app);
     const c = new Redis(redis.url);
     const keys = new KeyLayout(cfg.redis.keyPrefix);
-    await c.set(keys.current('poll'), '1'); // a flip with no PUBLISH
+    const uid = await c.hget(keys.manifest('poll', 1), 'uid');
+    await c.set(keys.current('poll'), `1:${uid}`); // a flip with no PUBLISH
     const started = Date.now();
     const d = await waitFor(async () => (await app.http.inject({ url: '/v1/entities/a' })).json().datasets[0], (x) => x.version === '1', 2000);
     expect(d.features.ltv.value).toBe(1);

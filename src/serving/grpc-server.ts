@@ -38,7 +38,7 @@ function toEntityProto(r: EntityResult): unknown {
 function timeoutFor(call: grpc.ServerUnaryCall<unknown, unknown>, cap: number): number {
   const deadline = call.getDeadline();
   const at = deadline instanceof Date ? deadline.getTime() : Number(deadline);
-  if (cap > 0) return cap;
+  if (!Number.isFinite(at) || at <= 0) return cap;
   return Math.max(1, Math.min(cap, at - Date.now()));
 }
 
@@ -73,7 +73,6 @@ export async function startGrpc(lookup: Lookup, opts: { host: string; port: numb
   server.addService(loaded.malt.v1.Serving.service, {
     Get: unary<GetReq>(opts.isClosing, async (req, t) => toEntityProto((await lookup.get([req.entity_id], req.datasets, t))[0] as EntityResult), cap),
     BatchGet: unary<BatchReq>(opts.isClosing, async (req, t) => {
-      if (req.entity_ids.length === 0) return { results: [] };
       const results = await lookup.get(req.entity_ids, req.datasets, t);
       return { results: results.map(toEntityProto) };
     }, cap),

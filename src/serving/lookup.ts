@@ -58,8 +58,8 @@ export class Lookup {
   /** Looks up entities × datasets; results are in request order. `timeoutMs` bounds Redis work. */
   async get(entityIds: readonly string[], datasetNames: readonly string[], timeoutMs = this.config.serving.requestTimeoutMs): Promise<EntityResult[]> {
     this.validateIds(entityIds);
-    if (entityIds.length === 0) throw new MaltError('INVALID_ARGUMENT', 'entity_ids must not be empty');
     const versions = this.resolve(datasetNames);
+    if (entityIds.length === 0) return [];
     const cells: (DatasetResult | Promise<DatasetResult>)[] = new Array(entityIds.length * versions.length);
     let misses: { key: string; v: ServedVersion; id: string; index: number }[] | null = null;
     let waiting = false;

@@ -7,13 +7,15 @@
 import type { Redis } from 'ioredis';
 import { parseDefault, type TypedValue } from '../column-types.js';
 import type { DatasetConfig } from '../config.js';
-import { KeyLayout, parseVersionEvent } from '../keys.js';
+import { KeyLayout, parseVersionEvent, parseVersionPointer } from '../keys.js';
 import { type ColumnSpec, SnapshotStore, type VersionManifest } from '../store/snapshot-store.js';
 
 /** Everything the read path needs about the served version of one dataset. */
 export interface ServedVersion {
   readonly config: DatasetConfig;
   readonly id: number;
+  /** The current pointer value this view was built from ("V:uid"). */
+  readonly pointer: string;
   readonly versionString: string;
   readonly manifest: VersionManifest;
   readonly columns: readonly ColumnSpec[];
@@ -21,7 +23,7 @@ export interface ServedVersion {
   readonly defaults: readonly (TypedValue | null)[];
   readonly buckets: number;
   readonly bucketPrefix: string;
-  /** Cache key prefix: dataset NUL version NUL. */
+  /** Cache key prefix: dataset NUL pointer ("V:uid") NUL. */
   readonly cachePrefix: string;
   readonly since: string;
 }
@@ -74,23 +76,28 @@ export class VersionTracker {
 
   private async doRefresh(): Promise<void> {
     const names = this.datasets.map((d) => d.name);
-    const ids = await this.store.currentVersionIds(names);
+    const pointers = await this.store.currentPointers(names);
     for (let i = 0; i < names.length; i++) {
-      const id = ids[i];
+      const pointer = pointers[i] ?? null;
       const config = this.datasets[i] as DatasetConfig;
-      if (id === null || id === undefined) {
+      const parsed = parseVersionPointer(pointer);
+      if (pointer === null || parsed === null) {
         this.served.delete(config.name);
         continue;
       }
-      if (this.served.get(config.name)?.id === id) continue;
-      const manifest = await this.store.manifest(config.name, id);
-      if (!manifest) continue;
-      this.served.set(config.name, this.view(config, manifest));
-      for (const l of this.listeners) l(config.name, id);
+      if (this.served.get(config.name)?.pointer === pointer) continue;
+      const manifest = await this.store.manifest(config.name, parsed.id);
+      if (!manifest || manifest.uid !== parsed.uid) {
+        // Pointer and manifest disagree (reclaimed or reset under us): stop serving stale data.
+        this.served.delete(config.name);
+        continue;
+      }
+      this.served.set(config.name, this.view(config, manifest, pointer));
+      for (const l of this.listeners) l(config.name, parsed.id);
     }
   }
 
-  private view(config: DatasetConfig, manifest: VersionManifest): ServedVersion {
+  private view(config: DatasetConfig, manifest: VersionManifest, pointer: string): ServedVersion {
     const columns = config.kind === 'segments' ? [{ name: 'segments', type: 'string_list' as const }] : manifest.columns;
     const defaults = columns.map((c) => {
       const raw = config.defaults[c.name];
@@ -99,10 +106,10 @@ export class VersionTracker {
       return 'value' in parsed ? parsed.value : null;
     });
     return {
-      config, id: manifest.id, versionString: String(manifest.id), manifest, columns, defaults,
+      config, id: manifest.id, pointer, versionString: String(manifest.id), manifest, columns, defaults,
       buckets: manifest.buckets,
       bucketPrefix: this.keys.bucketPrefix(config.name, manifest.id),
-      cachePrefix: `${config.name}\u0000${manifest.id}\u0000`,
+      cachePrefix: `${config.name}\u0000${pointer}\u0000`,
       since: manifest.currentSince ?? manifest.publishedAt ?? manifest.loadedAt,
     };
   }

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import type { ColumnType } from '../column-types.js';
 import type { DatasetKind } from '../config.js';
 import { MaltError } from '../errors.js';
-import { KeyLayout, versionEvent } from '../keys.js';
+import { KeyLayout, parseVersionPointer, versionEvent } from '../keys.js';
 import { callScript } from './lua-scripts.js';
 
 export type VersionState = 'loading' | 'published' | 'failed' | 'reclaiming';
@@ -19,6 +19,8 @@ export interface ColumnSpec {
 
 export interface VersionManifest {
   readonly id: number;
+  /** Random per version: distinguishes versions with the same id across a Redis reset. */
+  readonly uid: string;
   readonly state: VersionState;
   readonly kind: DatasetKind;
   readonly buckets: number;
@@ -51,6 +53,7 @@ function parseManifest(id: number, h: Record<string, string>): VersionManifest |
   if (!h['state']) return null;
   return {
     id,
+    uid: h['uid'] ?? '',
     state: h['state'] as VersionState,
     kind: (h['kind'] as DatasetKind) ?? 'features',
     buckets: Number(h['buckets'] ?? 1),
@@ -80,19 +83,18 @@ export class SnapshotStore {
   }
 
   async currentVersionId(dataset: string): Promise<number | null> {
-    const v = await this.redis.get(this.keys.current(dataset));
-    return v === null ? null : Number(v);
+    return parseVersionPointer(await this.redis.get(this.keys.current(dataset)))?.id ?? null;
   }
 
-  /** Current version ids of many datasets in one round trip (null = never published). */
-  async currentVersionIds(datasets: readonly string[]): Promise<(number | null)[]> {
+  /** Current pointers ("V:uid") of many datasets in one round trip (null = never published). */
+  async currentPointers(datasets: readonly string[]): Promise<(string | null)[]> {
     if (datasets.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const d of datasets) pipeline.get(this.keys.current(d));
     const results = (await pipeline.exec()) ?? [];
     return results.map(([err, v]) => {
       if (err) throw err;
-      return v === null ? null : Number(v);
+      return v as string | null;
     });
   }
 
@@ -122,7 +124,7 @@ export class SnapshotStore {
     await this.redis
       .multi()
       .hset(this.keys.manifest(dataset, id), {
-        state: 'loading', kind: fields.kind, buckets: fields.buckets, columns: JSON.stringify(fields.columns),
+        uid: randomBytes(6).toString('hex'), state: 'loading', kind: fields.kind, buckets: fields.buckets, columns: JSON.stringify(fields.columns),
         fingerprint: fields.fingerprint, source_files: fields.sourceFiles, source_bytes: fields.sourceBytes,
         loaded_at: new Date().toISOString(),
       })
