@@ -31,6 +31,7 @@ export const ERROR_CATALOG = {
   SOURCE_UNREADABLE: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'A source file could not be read as Parquet (corrupt or truncated).' },
   SCHEMA_MISMATCH: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'A declared column is missing from a source file or has a type that cannot be converted.' },
   CHECK_FAILED: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'The load finished but one of the dataset\'s checks refused it; nothing was published.' },
+  SERVER_UNREACHABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: '`malt get` could not reach a malt server at the given address.' },
   REDIS_SERVER_MISSING: { http: 500, grpc: GrpcStatus.INTERNAL, summary: 'No Redis URL is configured and redis-server is not installed.' },
   INTERNAL: { http: 500, grpc: GrpcStatus.INTERNAL, summary: 'An unexpected error; the log has details.' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -116,10 +116,19 @@ describe('malt CLI', () => {
     const body = await waitHttp(url, (b) => b?.datasets?.[0]?.version === '2', 3000);
     expect(body.datasets[0].features.ltv.value).toBe(7);
     expect(Date.now() - published).toBeLessThan(1000);
+    // `malt get` calls the running server over gRPC.
+    const got = await malt(['get', 'a', '--addr', `127.0.0.1:${env.MALT_GRPC_PORT}`]);
+    expect(got.code, got.stderr).toBe(0);
+    expect(JSON.parse(got.stdout).datasets[0]).toMatchObject({ dataset: 'xp', version: '2', found: true });
+    const unknown = await malt(['get', 'a', '--datasets', 'nope', '--addr', `127.0.0.1:${env.MALT_GRPC_PORT}`]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('error DATASET_NOT_FOUND');
     const exited = new Promise((r) => server.once('exit', r));
     server.kill('SIGTERM');
     await exited;
     expect(server.exitCode).toBe(0);
+    const down = await malt(['get', 'a', '--addr', `127.0.0.1:${env.MALT_GRPC_PORT}`]);
+    expect(down.stderr).toContain('error SERVER_UNREACHABLE');
   });
 
   it('with no Redis URL, load and serve share an embedded redis-server that stops with malt', async () => {

@@ -91,7 +91,7 @@ describe('config', () => {
   });
 
   it('reads the YAML file named by MALT_CONFIG and resolves paths against its directory', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'malt-cfg-'));
+    const dir = mkdtempSync(path.join(process.env['MALT_TEST_TMP'] ?? os.tmpdir(), 'malt-cfg-'));
     const file = path.join(dir, 'conf.yaml');
     writeFileSync(file, 'datasets:\n  - name: pf\n    source: { format: parquet, uri: ./lake/pf/ }\n    key: player_id\n');
     const cfg = loadConfig({ env: { MALT_CONFIG: file } });
@@ -102,7 +102,7 @@ describe('config', () => {
 
   it('names a missing config file and invalid YAML clearly', () => {
     expect(() => loadConfig({ path: '/nonexistent/malt.yaml', env: {} })).toThrow(/config file not found: \/nonexistent\/malt.yaml/);
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'malt-cfg-'));
+    const dir = mkdtempSync(path.join(process.env['MALT_TEST_TMP'] ?? os.tmpdir(), 'malt-cfg-'));
     writeFileSync(path.join(dir, 'bad.yaml'), 'datasets: [\n');
     expect(() => loadConfig({ path: path.join(dir, 'bad.yaml'), env: {} })).toThrow(/not valid YAML/);
   });

@@ -404,6 +404,13 @@ describe('errors', () => {
     expectError(await post('/v1/datasets/scores/rollback', '{to:'), 400, 'MALFORMED_JSON');
   });
 
+  it('a batch body with unknown fields or a non-list entity_ids → 400 INVALID_ARGUMENT (nothing silently dropped or coerced)', async () => {
+    expectError(await post('/v1/entities/batch', { entity_ids: ['p1'], dataset: ['players'] }), 400, 'INVALID_ARGUMENT');
+    expectError(await post('/v1/entities/batch', { entity_ids: 'p1' }), 400, 'INVALID_ARGUMENT');
+    expectError(await post('/v1/entities/batch', { entity_ids: [1, 2] }), 400, 'INVALID_ARGUMENT');
+    expectError(await post('/v1/entities/batch', {}), 400, 'INVALID_ARGUMENT');
+  });
+
   it('body over serving.max_body_bytes → 413 PAYLOAD_TOO_LARGE', async () => {
     expectError(await post('/v1/entities/batch', { entity_ids: ['p1'], datasets: ['players'], pad: 'z'.repeat(2000) }), 413, 'PAYLOAD_TOO_LARGE');
   });

@@ -2,7 +2,7 @@
  * A minimal malt.v1.Serving client, used by `malt get` and the tests.
  */
 import * as grpc from '@grpc/grpc-js';
-import { MaltError } from '../errors.js';
+import { ERROR_CATALOG, type ErrorCode, MaltError } from '../errors.js';
 import { loadServingPackage } from './grpc-server.js';
 
 export type ServingClient = grpc.Client & Record<string, (req: unknown, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => grpc.ClientUnaryCall>;
@@ -28,7 +28,12 @@ export async function grpcGet(addr: string, entityId: string, datasets: string[]
       : await call(client, 'Get', { entity_id: entityId, datasets });
   } catch (err) {
     const e = err as grpc.ServiceError;
-    throw new MaltError('INTERNAL', `gRPC call to ${addr} failed: ${e.details ?? e.message}`);
+    const code = e.metadata?.get('malt-error-code')[0];
+    if (typeof code === 'string' && code in ERROR_CATALOG) {
+      throw new MaltError(code as ErrorCode, (e.details ?? e.message).replace(`${code}: `, ''));
+    }
+    const unavailable = e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED;
+    throw new MaltError(unavailable ? 'SERVER_UNREACHABLE' : 'INTERNAL', `gRPC call to ${addr} failed: ${e.details ?? e.message}`);
   } finally {
     client.close();
   }

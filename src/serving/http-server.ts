@@ -82,6 +82,8 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false, bodyLimit: config.serving.maxBodyBytes, return503OnClosing: true,
     routerOptions: { maxParamLength: MAX_PARAM_CHARS },
+    // Refuse rather than silently fix bad bodies: no dropped unknown fields, no "a" → ["a"].
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     frameworkErrors: (err, req, reply) => sendError(reply, fromRouterError(err, req.url)),
   });
 

@@ -181,7 +181,11 @@ export class SnapshotStore {
     if (current !== null) keep.add(current);
     const doomed = versions.filter((v) => !keep.has(v.id) && (v.state === 'published' || opts.includeUnfinished));
     for (const v of doomed) await this.deleteVersion(dataset, v);
-    // Versions listed in the zset whose manifest vanished are removed from the list too.
+    // Ids listed without a manifest (e.g. a crash between the two writes of createVersion) are dropped.
+    const listed = await this.redis.zrange(this.keys.versions(dataset), '0', '-1');
+    const known = new Set(versions.map((v) => String(v.id)));
+    const orphans = listed.filter((id) => !known.has(id));
+    if (orphans.length > 0) await this.redis.zrem(this.keys.versions(dataset), ...orphans);
     return doomed.map((v) => v.id);
   }
 

@@ -16,7 +16,7 @@ import { writeParquet, type SampleColumn } from '../../src/sample/write-parquet.
 export const redisUrl = (): string => inject('redisUrl');
 
 export function tmpDir(): string {
-  return mkdtempSync(path.join(os.tmpdir(), 'malt-test-'));
+  return mkdtempSync(path.join(process.env['MALT_TEST_TMP'] ?? os.tmpdir(), 'malt-test-'));
 }
 
 export function uniquePrefix(): string {

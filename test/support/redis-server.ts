@@ -38,7 +38,7 @@ function ping(port: number): Promise<boolean> {
 
 export async function startTestRedis(port?: number): Promise<TestRedis> {
   const p = port ?? (await freePort());
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'malt-test-redis-'));
+  const dir = mkdtempSync(path.join(process.env['MALT_TEST_TMP'] ?? os.tmpdir(), 'malt-test-redis-'));
   const child = spawn('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
   const deadline = Date.now() + 10_000;
   while (!(await ping(p))) {
