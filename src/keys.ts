@@ -13,14 +13,17 @@
  *                                  failed|reclaiming), buckets, columns (JSON),
  *                                  fingerprint, rows, rejected, rejected_reasons,
  *                                  duplicates, loaded_at, published_at, duration_ms
+ *   P:{D}:v:V:dict         string  the version's string dictionary (JSON array),      until reclaimed
+ *                                  see row-codec.ts
  *   P:{D}:lock             string  loader lock token                                 PX lock_ttl_ms, renewed while loading
- *   P:d:D:V:B              hash    field = entity id, value = encoded row            until version V is reclaimed
+ *   P:d:D:V:B              hash    field = entity id, value = encoded row (bin1,     until version V is reclaimed
+ *                                  row-codec.ts; segments: JSON array)
  *   P:events               pubsub  "D V" after every publish or rollback             —
  *
  * Why buckets: one hash per bucket of ~BUCKET_TARGET entities instead of one key per entity.
  * Redis pays ~50–90 bytes of overhead per key, and small hashes are stored as compact
- * listpacks; the value is a JSON array in the version's column order, so no field name is stored
- * per feature per player. The bucket of an entity is fnv1a(entity id) mod buckets, where buckets
+ * listpacks; the value is a compact binary row in the version's column order, so no field name
+ * is stored per feature per player. The bucket of an entity is fnv1a(entity id) mod buckets, where buckets
  * is fixed per version (in its manifest), so reclaiming a version deletes P:d:D:V:0..buckets-1
  * without SCANning the keyspace.
  *
@@ -55,6 +58,10 @@ export class KeyLayout {
 
   manifest(dataset: string, version: number): string {
     return `${this.prefix}:{${dataset}}:v:${version}`;
+  }
+
+  dictionary(dataset: string, version: number): string {
+    return `${this.prefix}:{${dataset}}:v:${version}:dict`;
   }
 
   lock(dataset: string): string {

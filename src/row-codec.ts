@@ -1,54 +1,245 @@
 /**
- * How one entity's row is stored as a Redis hash value: a JSON array of values in the version's
- * column order (the order lives once in the version manifest, not per row). null = null value.
- *   double       number; NaN and ±Infinity as the strings "NaN", "Infinity", "-Infinity"
- *   int64        number when |v| <= 2^53-1, else a decimal string (exact either way)
- *   string       string
- *   bool         true / false
- *   timestamp    integer microseconds since the Unix epoch
- *   string_list  array of strings
- * Segments datasets store a JSON array of segment names.
+ * How one entity's row is stored as a Redis hash value (row format "bin1"): a compact binary
+ * record in the version's column order (the order lives once in the version manifest, never per
+ * row). Rows are small enough that Redis keeps the bucket hashes as listpacks.
+ *
+ *   byte 0: format (1)
+ *   per column, a tag byte and its payload:
+ *     0x00 null
+ *     0x01 double, float64 LE          0x02 double holding an integer, zigzag varint
+ *     0x03 int64, zigzag varint         0x04 string (see below)
+ *     0x05 bool false                   0x06 bool true
+ *     0x07 timestamp, zigzag varint ms  0x08 timestamp, zigzag varint µs (when not whole ms)
+ *     0x09 string_list: varint count, then each element as a string payload
+ *   string payload: varint (index << 1 | 1) into the version's string dictionary, or
+ *                   varint (byteLength << 1) followed by UTF-8 bytes
+ *
+ * The dictionary holds the first DICTIONARY_MAX_ENTRIES distinct short strings a load meets
+ * (countries, tiers, tags: the low-cardinality values feature tables are full of). It is stored
+ * once per version (keys.ts: P:{D}:v:V:dict) and loaded by readers with the manifest.
+ * Segments datasets store a JSON array of segment names (the long-shape loader script edits it).
  */
 import type { ColumnType, TypedValue } from './column-types.js';
 import type { ColumnSpec } from './store/snapshot-store.js';
 
-export type StoredValue = number | string | boolean | string[] | null;
+export const ROW_FORMAT = 'bin1';
+const FORMAT_BYTE = 1;
+export const DICTIONARY_MAX_ENTRIES = 16_384;
+export const DICTIONARY_MAX_STRING_BYTES = 48;
 
-/** Encodes typed in-memory values (int64 as decimal string) into the stored JSON text. */
-export function encodeRow(columns: readonly ColumnSpec[], values: readonly (TypedValue | null)[]): string {
-  const out: StoredValue[] = new Array(columns.length);
+const T_NULL = 0x00, T_F64 = 0x01, T_F64_INT = 0x02, T_I64 = 0x03, T_STR = 0x04, T_FALSE = 0x05, T_TRUE = 0x06;
+const T_TS_MS = 0x07, T_TS_US = 0x08, T_LIST = 0x09;
+
+/** Built while loading: assigns dictionary ids to short strings until it is full. */
+export class StringDictionaryBuilder {
+  private readonly ids = new Map<string, number>();
+  readonly entries: string[] = [];
+
+  id(s: string): number | undefined {
+    const known = this.ids.get(s);
+    if (known !== undefined || this.entries.length >= DICTIONARY_MAX_ENTRIES) return known;
+    if (s.length > DICTIONARY_MAX_STRING_BYTES || Buffer.byteLength(s) > DICTIONARY_MAX_STRING_BYTES) return undefined;
+    const id = this.entries.length;
+    this.entries.push(s);
+    this.ids.set(s, id);
+    return id;
+  }
+}
+
+class RowWriter {
+  buf = Buffer.allocUnsafe(128);
+  pos = 0;
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = b;
+  }
+
+  /** Unsigned varint of a non-negative integer up to 2^53. */
+  uvarint(v: number): void {
+    this.ensure(10);
+    while (v > 0x7f) {
+      this.buf[this.pos++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  /** Zigzag varint of a safe integer (BigInt beyond 2^52, where v * 2 would lose bits). */
+  zigzag(v: number): void {
+    if (v >= 2 ** 52 || v <= -(2 ** 52)) this.bigZigzag(BigInt(v));
+    else this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
+  }
+
+  bigZigzag(v: bigint): void {
+    let u = v >= 0n ? v << 1n : (-v << 1n) - 1n;
+    this.ensure(11);
+    while (u > 0x7fn) {
+      this.buf[this.pos++] = Number(u & 0x7fn) | 0x80;
+      u >>= 7n;
+    }
+    this.buf[this.pos++] = Number(u);
+  }
+
+  string(s: string, dict: StringDictionaryBuilder): void {
+    const id = dict.id(s);
+    if (id !== undefined) {
+      this.uvarint(id * 2 + 1);
+      return;
+    }
+    const len = Buffer.byteLength(s);
+    this.uvarint(len * 2);
+    this.ensure(len);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+}
+
+function writeValue(w: RowWriter, type: ColumnType, v: TypedValue, dict: StringDictionaryBuilder): void {
+  switch (type) {
+    case 'double': {
+      const d = v as number;
+      if (Number.isSafeInteger(d) && !Object.is(d, -0)) {
+        w.byte(T_F64_INT);
+        w.zigzag(d);
+      } else {
+        w.byte(T_F64);
+        w.ensure(8);
+        w.buf.writeDoubleLE(d, w.pos);
+        w.pos += 8;
+      }
+      return;
+    }
+    case 'int64': {
+      w.byte(T_I64);
+      const n = Number(v);
+      if (Number.isSafeInteger(n)) w.zigzag(n);
+      else w.bigZigzag(BigInt(v as string));
+      return;
+    }
+    case 'string':
+      w.byte(T_STR);
+      w.string(v as string, dict);
+      return;
+    case 'bool':
+      w.byte(v ? T_TRUE : T_FALSE);
+      return;
+    case 'timestamp': {
+      const us = v as number;
+      if (us % 1000 === 0) {
+        w.byte(T_TS_MS);
+        w.zigzag(us / 1000);
+      } else {
+        w.byte(T_TS_US);
+        w.zigzag(us);
+      }
+      return;
+    }
+    case 'string_list': {
+      const list = v as readonly string[];
+      w.byte(T_LIST);
+      w.uvarint(list.length);
+      for (const s of list) w.string(s, dict);
+      return;
+    }
+  }
+}
+
+/** Encodes typed in-memory values (int64 as decimal string, timestamps in µs) as a bin1 row. */
+export function encodeRow(columns: readonly ColumnSpec[], values: readonly (TypedValue | null)[], dict: StringDictionaryBuilder): Buffer {
+  const w = new RowWriter();
+  w.byte(FORMAT_BYTE);
   for (let i = 0; i < columns.length; i++) {
     const v = values[i];
-    out[i] = v === null || v === undefined ? null : toStored((columns[i] as ColumnSpec).type, v);
+    if (v === null || v === undefined) w.byte(T_NULL);
+    else writeValue(w, (columns[i] as ColumnSpec).type, v, dict);
   }
-  return JSON.stringify(out);
+  return Buffer.from(w.buf.subarray(0, w.pos));
 }
 
-function toStored(type: ColumnType, v: TypedValue): StoredValue {
-  if (type === 'int64') {
-    const n = Number(v);
-    return Number.isSafeInteger(n) ? n : String(v);
-  }
-  if (type === 'double' && typeof v === 'number' && !Number.isFinite(v)) return String(v);
-  return v as StoredValue;
-}
+/** Reads bin1 rows; one per served version (it holds that version's dictionary). */
+export class RowDecoder {
+  private pos = 0;
+  private buf: Buffer = Buffer.alloc(0);
 
-/** Decodes a stored row into typed in-memory values, aligned with `columns`. */
-export function decodeRow(columns: readonly ColumnSpec[], text: string): (TypedValue | null)[] {
-  const raw = JSON.parse(text) as StoredValue[];
-  const out: (TypedValue | null)[] = new Array(columns.length);
-  for (let i = 0; i < columns.length; i++) {
-    const v = raw[i];
-    if (v === null || v === undefined) {
-      out[i] = null;
-      continue;
+  constructor(private readonly columns: readonly ColumnSpec[], private readonly dictionary: readonly string[]) {}
+
+  private uvarint(): number {
+    let result = 0;
+    let mul = 1;
+    for (;;) {
+      const b = this.buf[this.pos++];
+      if (b === undefined) throw new Error('truncated row');
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) return result;
+      mul *= 128;
     }
-    const type = (columns[i] as ColumnSpec).type;
-    if (type === 'int64') out[i] = typeof v === 'string' ? v : String(v);
-    else if (type === 'double') out[i] = typeof v === 'string' ? Number(v) : v;
-    else out[i] = v;
   }
-  return out;
+
+  private zigzagValue(): number | bigint {
+    const start = this.pos;
+    const u = this.uvarint();
+    if (u <= Number.MAX_SAFE_INTEGER) return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+    // Beyond 2^53: re-read exactly with BigInt.
+    this.pos = start;
+    let big = 0n, shift = 0n;
+    for (;;) {
+      const b = this.buf[this.pos++]!;
+      big |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) break;
+      shift += 7n;
+    }
+    return (big & 1n) === 0n ? big >> 1n : -((big + 1n) >> 1n);
+  }
+
+  private string(): string {
+    const u = this.uvarint();
+    if (u % 2 === 1) {
+      const s = this.dictionary[(u - 1) / 2];
+      if (s === undefined) throw new Error('dictionary index out of range');
+      return s;
+    }
+    const len = u / 2;
+    const s = this.buf.toString('utf8', this.pos, this.pos + len);
+    this.pos += len;
+    return s;
+  }
+
+  decode(row: Buffer): (TypedValue | null)[] {
+    this.buf = row;
+    this.pos = 0;
+    if (row[this.pos++] !== FORMAT_BYTE) throw new Error(`unknown row format ${row[0]}`);
+    const out: (TypedValue | null)[] = new Array(this.columns.length);
+    for (let i = 0; i < this.columns.length; i++) {
+      const tag = row[this.pos++];
+      switch (tag) {
+        case T_NULL: out[i] = null; break;
+        case T_F64: out[i] = row.readDoubleLE(this.pos); this.pos += 8; break;
+        case T_F64_INT: out[i] = Number(this.zigzagValue()); break;
+        case T_I64: out[i] = String(this.zigzagValue()); break;
+        case T_STR: out[i] = this.string(); break;
+        case T_FALSE: out[i] = false; break;
+        case T_TRUE: out[i] = true; break;
+        case T_TS_MS: out[i] = Number(this.zigzagValue()) * 1000; break;
+        case T_TS_US: out[i] = Number(this.zigzagValue()); break;
+        case T_LIST: {
+          const n = this.uvarint();
+          const list: string[] = new Array(n);
+          for (let j = 0; j < n; j++) list[j] = this.string();
+          out[i] = list;
+          break;
+        }
+        default: throw new Error(`bad value tag ${tag} in column ${this.columns[i]?.name}`);
+      }
+    }
+    return out;
+  }
 }
 
 export function decodeSegments(text: string): string[] {

@@ -9,7 +9,7 @@ import { parseDefault } from '../column-types.js';
 import type { DatasetConfig, MaltConfig } from '../config.js';
 import { MaltError, toMaltError } from '../errors.js';
 import { KeyLayout, bucketCountFor } from '../keys.js';
-import { encodeRow } from '../row-codec.js';
+import { StringDictionaryBuilder, encodeRow } from '../row-codec.js';
 import { SnapshotStore } from '../store/snapshot-store.js';
 import { type ProgressSink, silentProgress } from './load-progress.js';
 import { fingerprint, resolveSourceFiles } from './parquet-files.js';
@@ -91,14 +91,16 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
     const progress = options.progress ?? silentProgress;
     progress.start(dataset.name, totalRows);
     const counters: Counters = { rowsRead: 0, rejected: 0, reasons: {} };
+    const dict = new StringDictionaryBuilder();
     for (const file of opened) {
       for await (const rows of file.rowGroups(plan.readColumns)) {
         if (lockLost) throw new MaltError('LOAD_IN_PROGRESS', `lost the load lock of ${dataset.name} (another loader took over); nothing was published`);
-        await writeRowGroup(dataset, plan, rows, writer, counters, config.loader.batchRows);
+        await writeRowGroup(dataset, plan, rows, writer, counters, config.loader.batchRows, dict);
         progress.update(counters.rowsRead);
       }
     }
     const totals = await writer.finish();
+    if (dict.entries.length > 0) await store.saveDictionary(dataset.name, version, dict.entries);
     progress.done();
     const stats = {
       rows: totals.entities, rejected: counters.rejected, rejectedReasons: counters.reasons,
@@ -123,14 +125,14 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
   }
 }
 
-async function writeRowGroup(dataset: DatasetConfig, plan: LoadPlan, rows: Record<string, unknown>[], writer: SnapshotWriter, c: Counters, batchRows: number): Promise<void> {
+async function writeRowGroup(dataset: DatasetConfig, plan: LoadPlan, rows: Record<string, unknown>[], writer: SnapshotWriter, c: Counters, batchRows: number, dict: StringDictionaryBuilder): Promise<void> {
   const key = dataset.key;
-  let batch: [string, string][] = [];
+  let batch: [string, string | Buffer][] = [];
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
     const b = batch;
     batch = [];
-    if (plan.segmentShape === 'long') await writer.writeSegmentPairs(b);
+    if (plan.segmentShape === 'long') await writer.writeSegmentPairs(b as [string, string][]);
     else await writer.writeValues(b);
   };
   const values: unknown[] = new Array(plan.columns.length);
@@ -161,7 +163,7 @@ async function writeRowGroup(dataset: DatasetConfig, plan: LoadPlan, rows: Recor
         values[i] = v;
       }
       if (bad !== null) reject(c, `unconvertible:${bad}`);
-      else batch.push([k.id, encodeRow(plan.columns, values as never)]);
+      else batch.push([k.id, encodeRow(plan.columns, values as never, dict)]);
     }
     if (batch.length >= batchRows) await flush();
   }

@@ -38,7 +38,7 @@ export class SnapshotWriter {
   }
 
   /** Entities (features rows, wide segment rows): [id, encoded value] pairs; HSET, last wins. */
-  async writeValues(rows: readonly (readonly [string, string])[]): Promise<void> {
+  async writeValues(rows: readonly (readonly [string, string | Buffer])[]): Promise<void> {
     const pipeline = this.redis.pipeline();
     for (const [id, value] of rows) pipeline.hset(this.prefix + bucketOf(id, this.buckets), id, value);
     await this.submit(pipeline, (results) => {

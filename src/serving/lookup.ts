@@ -8,10 +8,11 @@ import type { MaltConfig } from '../config.js';
 import { entityIdProblem } from '../entity-id.js';
 import { MaltError } from '../errors.js';
 import { bucketOf } from '../keys.js';
-import { decodeRow, decodeSegments } from '../row-codec.js';
+import { decodeSegments } from '../row-codec.js';
 import { ResultCache } from '../cache/result-cache.js';
 import { DatasetResult, type Feature } from './dataset-result.js';
 import type { ServedVersion, VersionTracker } from './version-tracker.js';
+import type { RowDecoder } from '../row-codec.js';
 
 export interface EntityResult {
   readonly entityId: string;
@@ -103,7 +104,7 @@ export class Lookup {
     const unique = new Map<string, { v: ServedVersion; id: string }>();
     for (const m of misses) unique.set(m.key, m);
     const entries = [...unique.entries()];
-    const raw: Promise<(string | null)[]> = withDeadline(this.readRaw(entries.map(([, m]) => m)), timeoutMs);
+    const raw: Promise<(Buffer | null)[]> = withDeadline(this.readRaw(entries.map(([, m]) => m)), timeoutMs);
     const perKey = new Map<string, Promise<DatasetResult>>();
     entries.forEach(([key, m], j) => {
       const p = raw.then((values) => {
@@ -117,18 +118,18 @@ export class Lookup {
     for (const m of misses) cells[m.index] = perKey.get(m.key) as Promise<DatasetResult>;
   }
 
-  private async readRaw(items: { v: ServedVersion; id: string }[]): Promise<(string | null)[]> {
+  private async readRaw(items: { v: ServedVersion; id: string }[]): Promise<(Buffer | null)[]> {
     try {
       if (items.length === 1) {
         const { v, id } = items[0] as { v: ServedVersion; id: string };
-        return [await this.redis.hget(v.bucketPrefix + bucketOf(id, v.buckets), id)];
+        return [await this.redis.hgetBuffer(v.bucketPrefix + bucketOf(id, v.buckets), id)];
       }
       const pipeline = this.redis.pipeline();
-      for (const { v, id } of items) pipeline.hget(v.bucketPrefix + bucketOf(id, v.buckets), id);
+      for (const { v, id } of items) pipeline.hgetBuffer(v.bucketPrefix + bucketOf(id, v.buckets), id);
       const results = (await pipeline.exec()) ?? [];
       return results.map(([err, value]) => {
         if (err) throw err;
-        return value as string | null;
+        return value as Buffer | null;
       });
     } catch (err) {
       if (err instanceof MaltError) throw err;
@@ -138,15 +139,15 @@ export class Lookup {
 }
 
 /** Builds the typed result for one entity from its stored row (null = no row). */
-export function decodeResult(v: ServedVersion, raw: string | null): DatasetResult {
+export function decodeResult(v: ServedVersion, raw: Buffer | null): DatasetResult {
   const features: Feature[] = new Array(v.columns.length);
   if (v.config.kind === 'segments') {
-    const segments = raw === null ? [] : decodeSegments(raw);
+    const segments = raw === null ? [] : decodeSegments(raw.toString('utf8'));
     const col = v.columns[0]!;
     features[0] = { name: col.name, type: col.type, value: raw === null ? null : segments, status: raw === null ? 'NOT_FOUND' : 'PRESENT' };
     return new DatasetResult(v.config.name, v.versionString, raw !== null, features, segments);
   }
-  const values = raw === null ? null : decodeRow(v.columns, raw);
+  const values = raw === null ? null : (v.decoder as RowDecoder).decode(raw);
   for (let c = 0; c < v.columns.length; c++) {
     const col = v.columns[c]!;
     const value = values ? values[c] ?? null : null;

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { parseDefault, type TypedValue } from '../column-types.js';
 import type { DatasetConfig } from '../config.js';
 import { KeyLayout, parseVersionEvent, parseVersionPointer } from '../keys.js';
+import { RowDecoder } from '../row-codec.js';
 import { type ColumnSpec, SnapshotStore, type VersionManifest } from '../store/snapshot-store.js';
 
 /** Everything the read path needs about the served version of one dataset. */
@@ -23,6 +24,8 @@ export interface ServedVersion {
   readonly defaults: readonly (TypedValue | null)[];
   readonly buckets: number;
   readonly bucketPrefix: string;
+  /** Decodes this version's rows (holds its string dictionary); null for segments. */
+  readonly decoder: RowDecoder | null;
   /** Cache key prefix: dataset NUL pointer ("V:uid") NUL. */
   readonly cachePrefix: string;
   readonly since: string;
@@ -92,12 +95,13 @@ export class VersionTracker {
         this.served.delete(config.name);
         continue;
       }
-      this.served.set(config.name, this.view(config, manifest, pointer));
+      const dictionary = config.kind === 'features' ? await this.store.dictionary(config.name, parsed.id) : [];
+      this.served.set(config.name, this.view(config, manifest, pointer, dictionary));
       for (const l of this.listeners) l(config.name, parsed.id);
     }
   }
 
-  private view(config: DatasetConfig, manifest: VersionManifest, pointer: string): ServedVersion {
+  private view(config: DatasetConfig, manifest: VersionManifest, pointer: string, dictionary: readonly string[]): ServedVersion {
     const columns = config.kind === 'segments' ? [{ name: 'segments', type: 'string_list' as const }] : manifest.columns;
     const defaults = columns.map((c) => {
       const raw = config.defaults[c.name];
@@ -108,6 +112,7 @@ export class VersionTracker {
     return {
       config, id: manifest.id, pointer, versionString: String(manifest.id), manifest, columns, defaults,
       buckets: manifest.buckets,
+      decoder: config.kind === 'features' ? new RowDecoder(manifest.columns, dictionary) : null,
       bucketPrefix: this.keys.bucketPrefix(config.name, manifest.id),
       cachePrefix: `${config.name}\u0000${pointer}\u0000`,
       since: manifest.currentSince ?? manifest.publishedAt ?? manifest.loadedAt,

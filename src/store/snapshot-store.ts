@@ -9,6 +9,7 @@ import type { DatasetKind } from '../config.js';
 import { MaltError } from '../errors.js';
 import { KeyLayout, parseVersionPointer, versionEvent } from '../keys.js';
 import { callScript } from './lua-scripts.js';
+import { ROW_FORMAT } from '../row-codec.js';
 
 export type VersionState = 'loading' | 'published' | 'failed' | 'reclaiming';
 
@@ -124,13 +125,22 @@ export class SnapshotStore {
     await this.redis
       .multi()
       .hset(this.keys.manifest(dataset, id), {
-        uid: randomBytes(6).toString('hex'), state: 'loading', kind: fields.kind, buckets: fields.buckets, columns: JSON.stringify(fields.columns),
+        uid: randomBytes(6).toString('hex'), state: 'loading', kind: fields.kind, row_format: fields.kind === 'features' ? ROW_FORMAT : 'json', buckets: fields.buckets, columns: JSON.stringify(fields.columns),
         fingerprint: fields.fingerprint, source_files: fields.sourceFiles, source_bytes: fields.sourceBytes,
         loaded_at: new Date().toISOString(),
       })
       .zadd(this.keys.versions(dataset), String(id), String(id))
       .exec();
     return id;
+  }
+
+  async saveDictionary(dataset: string, version: number, entries: readonly string[]): Promise<void> {
+    await this.redis.set(this.keys.dictionary(dataset, version), JSON.stringify(entries));
+  }
+
+  async dictionary(dataset: string, version: number): Promise<string[]> {
+    const raw = await this.redis.get(this.keys.dictionary(dataset, version));
+    return raw === null ? [] : (JSON.parse(raw) as string[]);
   }
 
   async recordStats(dataset: string, version: number, stats: LoadStats): Promise<void> {
@@ -199,7 +209,7 @@ export class SnapshotStore {
       for (let b = start; b < end; b++) pipeline.unlink(this.keys.bucket(dataset, v.id, b));
       await pipeline.exec();
     }
-    await this.redis.multi().unlink(manifestKey).zrem(this.keys.versions(dataset), String(v.id)).exec();
+    await this.redis.multi().unlink(this.keys.dictionary(dataset, v.id)).unlink(manifestKey).zrem(this.keys.versions(dataset), String(v.id)).exec();
   }
 
   async acquireLock(dataset: string, ttlMs: number): Promise<string> {
