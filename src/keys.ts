@@ -32,7 +32,7 @@
  * every command on them is single-key.
  */
 
-/** Target entities per bucket hash: under Redis's default hash-max-listpack-entries (128). */
+/** Target entities per bucket hash: under Redis's built-in hash-max-listpack-entries (128). */
 export const BUCKET_TARGET = 100;
 
 export class KeyLayout {
