@@ -1,4 +1,4 @@
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ServingApp } from '../src/app.js';
@@ -172,6 +172,17 @@ describe('refused loads leave the served version untouched', () => {
     expect(err.code).toBe('SOURCE_UNREADABLE');
     expect(err.message).toContain('b.parquet');
     await expectStillServingV1(cfg, 'bad');
+  });
+
+  it('a Delta Lake table directory is refused, not read as loose Parquet files', async () => {
+    const { cfgFor, dir } = await servedSetup('delta');
+    const table = path.join(dir, 'delta_table');
+    writePlayers(path.join(table, 'part-0.parquet'), ROWS);
+    mkdirSync(path.join(table, '_delta_log'));
+    const err = await load(cfgFor(table), 'delta').catch((e) => e);
+    expect(err.code).toBe('SOURCE_UNREADABLE');
+    expect(err.message).toContain('Delta Lake');
+    await expectStillServingV1(cfgFor(table), 'delta');
   });
 
   it('a missing source: SOURCE_NOT_FOUND', async () => {

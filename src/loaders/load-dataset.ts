@@ -80,7 +80,8 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
     const plan = planLoad(dataset, opened);
     checkDefaults(dataset, plan);
     const totalRows = opened.reduce((n, f) => n + f.numRows, 0);
-    const buckets = bucketCountFor(plan.segmentShape === 'long' ? totalRows / 2 : totalRows);
+    // Long-shaped segments have several rows per entity; sizing by rows keeps buckets <= BUCKET_TARGET.
+    const buckets = bucketCountFor(totalRows);
     version = await store.createVersion(dataset.name, {
       kind: dataset.kind, buckets, columns: plan.columns, fingerprint: fp,
       sourceFiles: files.length, sourceBytes: files.reduce((n, f) => n + f.size, 0),

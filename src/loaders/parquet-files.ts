@@ -3,7 +3,7 @@
  * and fingerprints that file set (paths + sizes + mtimes) so an unchanged source can be skipped.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, statSync, type Stats } from 'node:fs';
+import { existsSync, readdirSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { MaltError } from '../errors.js';
 
@@ -86,6 +86,9 @@ export function resolveSourceFiles(uri: string): SourceFile[] {
       throw new MaltError('SOURCE_NOT_FOUND', `source ${uri} does not exist`);
     }
     paths = [];
+    if (st.isDirectory() && existsSync(path.join(uri, '_delta_log'))) {
+      throw new MaltError('SOURCE_UNREADABLE', `source ${uri} is a Delta Lake table (it has a _delta_log); this release reads plain Parquet only, and reading the table's files directly would include files that later commits removed`);
+    }
     if (st.isDirectory()) walk(uri, paths);
     else paths.push(uri);
   }
