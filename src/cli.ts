@@ -31,6 +31,9 @@ function config(opts: { config?: string }): MaltConfig {
 }
 
 function summary(r: LoadReport): string {
+  if (r.status === 'skipped' && r.skipReason === 'rolled_back') {
+    return `${r.dataset}: source is the one of version ${r.version}, which was rolled back; not reloading it (use --force to load it anyway)`;
+  }
   if (r.status === 'skipped') return `${r.dataset}: source unchanged (${r.fingerprint}); still serving version ${r.version} (use --force to reload)`;
   const reasons = Object.entries(r.rejectedReasons).map(([k, v]) => `${k}=${v}`).join(', ');
   const rate = r.rowsRead / Math.max(r.durationMs / 1000, 0.001);
@@ -39,6 +42,7 @@ function summary(r: LoadReport): string {
     `  files ${r.files}, rows read ${r.rowsRead.toLocaleString('en-US')}, entities ${r.rows.toLocaleString('en-US')}, duplicates ${r.duplicates}, rejected ${r.rejected}${reasons ? ` (${reasons})` : ''}`,
     `  ${(r.durationMs / 1000).toFixed(2)} s, ${Math.round(rate).toLocaleString('en-US')} rows/s, fingerprint ${r.fingerprint}${r.reclaimed.length ? `, reclaimed versions ${r.reclaimed.join(', ')}` : ''}`,
     ...(r.skippedColumns.length ? [`  not served (unsupported types): ${r.skippedColumns.join(', ')}`] : []),
+    ...(r.wideRows ? [`  note: ${r.wideRows} rows are over 64 bytes stored; Redis keeps their buckets as hashtables (more memory); see docs/redis-layout.md`] : []),
   ].join('\n');
 }
 
@@ -46,17 +50,20 @@ function summary(r: LoadReport): string {
 async function runLoad(cfg: MaltConfig, names: string[], force: boolean): Promise<boolean> {
   for (const n of names) if (!findDataset(cfg, n)) throw new MaltError('DATASET_NOT_FOUND', `unknown dataset "${n}" (declared: ${cfg.datasets.map((d) => d.name).join(', ')})`);
   const handle = await openRedis(cfg, { log });
+  const abort = new AbortController();
   const stop = (): void => {
-    log('interrupted: the served versions are untouched; the next load reclaims this partial one');
-    void handle.close().finally(() => process.exit(130));
+    if (abort.signal.aborted) process.exit(130); // second signal: leave now
+    log('interrupted: stopping the load; the served versions are untouched (signal again to quit at once)');
+    abort.abort();
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   let ok = true;
   try {
     for (const d of cfg.datasets.filter((x) => names.length === 0 || names.includes(x.name))) {
+      if (abort.signal.aborted) break;
       try {
-        const report = await loadDataset(handle.client, cfg, d, { force, progress: createProgress() });
+        const report = await loadDataset(handle.client, cfg, d, { force, progress: createProgress(), signal: abort.signal });
         console.log(summary(report));
       } catch (err) {
         ok = false;
@@ -69,6 +76,7 @@ async function runLoad(cfg: MaltConfig, names: string[], force: boolean): Promis
     process.removeListener('SIGTERM', stop);
     await handle.close();
   }
+  if (abort.signal.aborted) process.exit(130);
   return ok;
 }
 
@@ -122,7 +130,13 @@ export function buildCli(): Command {
   const cfgOpt = new Option('-c, --config <path>', 'config file (default: $MALT_CONFIG or ./malt.yaml)');
 
   program.command('serve').description('start the HTTP and gRPC servers').addOption(cfgOpt)
-    .action(async (opts) => serveUntilSignal(config(opts), false).catch(fail));
+    .action(async (opts) => {
+      try {
+        await serveUntilSignal(config(opts), false);
+      } catch (err) {
+        fail(err);
+      }
+    });
 
   program.command('load').description('load datasets from the lake into new snapshot versions (all when none named)')
     .argument('[datasets...]').addOption(cfgOpt).option('-f, --force', 'reload even if the source is unchanged')

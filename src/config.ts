@@ -24,6 +24,7 @@ export const DEFAULTS = Object.freeze({
   loaderBatchRows: 1000,
   loaderMaxBatchesInFlight: 4,
   loaderLockTtlMs: 30_000,
+  loaderReclaimGraceMs: 30_000,
   keepVersions: 3,
   minRows: 1,
   maxRejectedFraction: 0.01,
@@ -65,7 +66,13 @@ export interface MaltConfig {
     readonly versionPollMs: number;
   };
   readonly cache: { readonly maxBytes: number; readonly negativeTtlMs: number };
-  readonly loader: { readonly batchRows: number; readonly maxBatchesInFlight: number; readonly lockTtlMs: number };
+  readonly loader: {
+    readonly batchRows: number;
+    readonly maxBatchesInFlight: number;
+    readonly lockTtlMs: number;
+    /** How long a replaced version stays readable before reclaim may delete it. */
+    readonly reclaimGraceMs: number;
+  };
   readonly datasets: readonly DatasetConfig[];
 }
 
@@ -253,7 +260,7 @@ export function loadConfig(options: LoadConfigOptions = {}): MaltConfig {
   const redisRaw = section(root, 'redis', ['url', 'key_prefix', 'embedded_dir'], p);
   const servingRaw = section(root, 'serving', ['host', 'http_port', 'grpc_port', 'request_timeout_ms', 'max_batch_size', 'max_body_bytes', 'version_poll_ms'], p);
   const cacheRaw = section(root, 'cache', ['max_bytes', 'negative_ttl_ms'], p);
-  const loaderRaw = section(root, 'loader', ['batch_rows', 'max_batches_in_flight', 'lock_ttl_ms'], p);
+  const loaderRaw = section(root, 'loader', ['batch_rows', 'max_batches_in_flight', 'lock_ttl_ms', 'reclaim_grace_ms'], p);
 
   // Environment overrides for server settings.
   const envNum = (name: string, target: Obj, key: string): void => {
@@ -307,6 +314,7 @@ export function loadConfig(options: LoadConfigOptions = {}): MaltConfig {
       batchRows: int(loaderRaw, 'batch_rows', 'loader', DEFAULTS.loaderBatchRows, 1, 100_000, p),
       maxBatchesInFlight: int(loaderRaw, 'max_batches_in_flight', 'loader', DEFAULTS.loaderMaxBatchesInFlight, 1, 64, p),
       lockTtlMs: int(loaderRaw, 'lock_ttl_ms', 'loader', DEFAULTS.loaderLockTtlMs, 1000, 3_600_000, p),
+      reclaimGraceMs: int(loaderRaw, 'reclaim_grace_ms', 'loader', DEFAULTS.loaderReclaimGraceMs, 0, 86_400_000, p),
     },
     datasets,
   };

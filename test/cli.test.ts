@@ -64,6 +64,17 @@ describe('malt CLI', () => {
     expect(r.stderr).toContain('duplicate dataset name "a"');
   });
 
+  it('serve with an invalid config exits 2 listing the problems, without a stack trace', async () => {
+    const dir = tmpDir();
+    const file = writeConfig(dir, { serving: { http_port: 'x' }, datasets: [] });
+    const r = await malt(['serve', '-c', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error CONFIG_INVALID');
+    expect(r.stderr).toContain('serving.http_port');
+    expect(r.stderr).toContain('datasets: must be a non-empty list');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('load, versions, rollback; a refused load exits non-zero naming the column and file', async () => {
     const dir = tmpDir();
     const lake = path.join(dir, 'lake.parquet');
@@ -183,6 +194,27 @@ describe('malt CLI', () => {
     expect(next.stdout).toContain('published version 3 (was 1)');
     expect(await redis.exists(keys.manifest('kl', 2))).toBe(0);
     expect(await redis.exists(keys.bucket('kl', 2, 0))).toBe(0);
+    redis.disconnect();
+  });
+
+  it('Ctrl+C during a load stops it cleanly: exit 130, lock released, nothing published', async () => {
+    const dir = tmpDir();
+    writeSampleLake({ dir, players: 150_000, files: 1 });
+    const prefix = uniquePrefix();
+    const env = { REDIS_URL: redisUrl(), MALT_KEY_PREFIX: prefix };
+    const file = writeConfig(dir, { loader: { max_batches_in_flight: 1, batch_rows: 200 }, datasets: [{ name: 'ir', source: { uri: path.join(dir, 'player_features') }, key: 'player_id' }] });
+    const loader = spawn(process.execPath, [BIN, 'load', '-c', file], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    children.push(loader);
+    const redis = new Redis(redisUrl());
+    const keys = new KeyLayout(prefix);
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && (await redis.exists(keys.bucket('ir', 1, 0))) === 0) await new Promise((r) => setTimeout(r, 5));
+    const exited = new Promise<number | null>((r) => loader.once('exit', (code) => r(code)));
+    loader.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(await redis.exists(keys.lock('ir'))).toBe(0);
+    expect(await redis.get(keys.current('ir'))).toBeNull();
+    expect(await redis.hget(keys.manifest('ir', 1), 'state')).toBe('failed');
     redis.disconnect();
   });
 

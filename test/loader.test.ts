@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ServingApp } from '../src/app.js';
 import { KeyLayout } from '../src/keys.js';
+import { parquetWriteFile } from 'hyparquet-writer';
 import { SnapshotStore } from '../src/store/snapshot-store.js';
 import { featuresDataset, load, makeConfig, newRedis, type PlayerRow, serve, tmpDir, writePlayers } from './support/fixtures.js';
 
@@ -92,6 +93,26 @@ describe('loading Parquet into a snapshot version', () => {
     const app = await serve(cfg);
     apps.push(app);
     expect((await entity(app, 'p1', 'dirsrc')).datasets[0].features.ltv.value).toBe(99);
+  });
+
+  it('rejects timestamps a Date cannot represent (e.g. INT64_MAX "never" sentinels) instead of serving garbage', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'ts.parquet');
+    // The sentinel written as a raw TIMESTAMP_MICROS value.
+    parquetWriteFile({ filename: file, columnData: [
+      { name: 'player_id', data: ['ok', 'never'] },
+      { name: 'seen', data: [1_700_000_000_000_000n, 9_223_372_036_854_775_807n] },
+    ] as never, schema: [
+      { name: 'root', num_children: 2 },
+      { name: 'player_id', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+      { name: 'seen', type: 'INT64', converted_type: 'TIMESTAMP_MICROS', repetition_type: 'OPTIONAL' },
+    ] });
+    const cfg = makeConfig({ datasets: [{ name: 'ts', source: { format: 'parquet', uri: file }, key: 'player_id', checks: { max_rejected_fraction: 0.5 } }] });
+    expect(await load(cfg, 'ts')).toMatchObject({ rows: 1, rejected: 1, rejectedReasons: { 'unconvertible:seen': 1 } });
+    const app = await serve(cfg);
+    apps.push(app);
+    expect((await entity(app, 'ok')).datasets[0].features.seen).toEqual({ value: '2023-11-14T22:13:20.000Z', status: 'PRESENT' });
+    expect((await entity(app, 'never')).datasets[0].found).toBe(false);
   });
 
   it('skips an unchanged source unless forced, and reloads when the file changes', async () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServingApp } from '../src/app.js';
 import { KeyLayout } from '../src/keys.js';
 import { SnapshotStore } from '../src/store/snapshot-store.js';
+import { callScript } from '../src/store/lua-scripts.js';
 import { Redis } from 'ioredis';
 import { startTestRedis, type TestRedis } from './support/redis-server.js';
 import { featuresDataset, load, makeConfig, serve, tmpDir, writePlayers, type PlayerRow } from './support/fixtures.js';
@@ -75,7 +76,7 @@ describe('versions, rollback and reclaim', () => {
     const file = path.join(dir, 'k.parquet');
     const players = Array.from({ length: 450 }, (_, i) => row(`p${i}`, i));
     writePlayers(file, players);
-    const cfg = makeConfig({ datasets: [featuresDataset('rc', file, { keep_versions: 2 })] }, { url: redis.url });
+    const cfg = makeConfig({ loader: { reclaim_grace_ms: 0 }, datasets: [featuresDataset('rc', file, { keep_versions: 2 })] }, { url: redis.url });
     const c = new Redis(redis.url);
     const keys = new KeyLayout(cfg.redis.keyPrefix);
     const scansBefore = (await commandCalls(c, 'scan')) + (await commandCalls(c, 'keys'));
@@ -98,6 +99,59 @@ describe('versions, rollback and reclaim', () => {
     expect(await dataKeys(2)).toBe(0);
     expect(await dataKeys(3)).toBe((await store.manifest('rc', 3))!.buckets);
     expect(await dataKeys(4)).toBeGreaterThan(1);
+    c.disconnect();
+  });
+
+  it('keeps a replaced version readable for reclaim_grace_ms, so lagging replicas never read a deleted version', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'g.parquet');
+    const c = new Redis(redis.url);
+    const versionsOf = async (cfg: ReturnType<typeof makeConfig>): Promise<number[]> =>
+      (await new SnapshotStore(c, new KeyLayout(cfg.redis.keyPrefix)).listVersions('gr')).map((v) => v.id);
+    for (const grace of [60_000, 0]) {
+      const cfg = makeConfig({ loader: { reclaim_grace_ms: grace }, datasets: [featuresDataset('gr', file, { keep_versions: 2 })] }, { url: redis.url });
+      writePlayers(file, [row('a', 1)]);
+      await load(cfg, 'gr');
+      writePlayers(file, [row('a', 2)]);
+      await load(cfg, 'gr');
+      await new SnapshotStore(c, new KeyLayout(cfg.redis.keyPrefix)).rollback('gr'); // serving v1 again
+      writePlayers(file, [row('a', 3)]);
+      await load(cfg, 'gr'); // v3 replaces v1, which is beyond keep_versions (3, 2)
+      expect(await versionsOf(cfg)).toEqual(grace > 0 ? [3, 2, 1] : [3, 2]);
+    }
+    c.disconnect();
+  });
+
+  it('never reclaims the current version, and a version being reclaimed cannot be rolled back to', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'm.parquet');
+    writePlayers(file, [row('a', 1)]);
+    const cfg = makeConfig({ datasets: [featuresDataset('mr', file)] }, { url: redis.url });
+    await load(cfg, 'mr');
+    await load(cfg, 'mr', true);
+    const c = new Redis(redis.url);
+    const keys = new KeyLayout(cfg.redis.keyPrefix);
+    const store = new SnapshotStore(c, keys);
+    expect(await callScript(c, 'maltMarkReclaiming', [keys.current('mr'), keys.manifest('mr', 2)], [2])).toBe(0);
+    expect(await callScript(c, 'maltMarkReclaiming', [keys.current('mr'), keys.manifest('mr', 1)], [1])).toBe(1);
+    await expect(store.rollback('mr', 1)).rejects.toMatchObject({ code: 'VERSION_NOT_FOUND' });
+    expect(await store.currentVersionId('mr')).toBe(2);
+    c.disconnect();
+  });
+
+  it('after a rollback, the next scheduled load does not re-publish the rolled-back source', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'b.parquet');
+    const cfg = makeConfig({ datasets: [featuresDataset('bad', file)] }, { url: redis.url });
+    writePlayers(file, [row('a', 1)]);
+    await load(cfg, 'bad');
+    writePlayers(file, [row('a', -999)]); // a bad load
+    await load(cfg, 'bad');
+    const c = new Redis(redis.url);
+    await new SnapshotStore(c, new KeyLayout(cfg.redis.keyPrefix)).rollback('bad');
+    const next = await load(cfg, 'bad');
+    expect(next).toMatchObject({ status: 'skipped', skipReason: 'rolled_back', version: 2, previousVersion: 1 });
+    expect(await load(cfg, 'bad', true)).toMatchObject({ status: 'published', version: 3 });
     c.disconnect();
   });
 

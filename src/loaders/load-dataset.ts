@@ -1,31 +1,36 @@
 /**
  * One load of one dataset: lake files → a new snapshot version → checks → atomic publish.
  * The served version changes only in the publish step (a Lua script that flips the current
- * pointer); a failed, refused or killed load leaves it untouched, and the next load reclaims
- * whatever the failed one wrote.
+ * pointer); a failed, refused, interrupted or killed load leaves it untouched, and the next
+ * load reclaims whatever the failed one wrote.
  */
 import type { Redis } from 'ioredis';
 import { parseDefault } from '../column-types.js';
 import type { DatasetConfig, MaltConfig } from '../config.js';
 import { MaltError, toMaltError } from '../errors.js';
 import { KeyLayout, bucketCountFor } from '../keys.js';
-import { StringDictionaryBuilder, encodeRow } from '../row-codec.js';
-import { SnapshotStore } from '../store/snapshot-store.js';
+import { StringDictionaryBuilder } from '../row-codec.js';
+import { SnapshotStore, type VersionManifest } from '../store/snapshot-store.js';
 import { type ProgressSink, silentProgress } from './load-progress.js';
-import { fingerprint, resolveSourceFiles } from './parquet-files.js';
+import { fingerprint, resolveSourceFiles, type SourceFile } from './parquet-files.js';
 import { type OpenParquetFile, openParquetFile } from './parquet-reader.js';
+import { type RowCounters, newCounters, writeRowGroup } from './row-group-writer.js';
 import { type LoadPlan, planLoad } from './source-schema.js';
 import { SnapshotWriter } from './snapshot-writer.js';
-import { UNCONVERTIBLE, convertKey, convertValue } from './value-converter.js';
 
 export interface LoadOptions {
+  /** Reload even when the source is unchanged or was rolled back (default false). */
   readonly force?: boolean;
   readonly progress?: ProgressSink;
+  /** Aborting stops the load at the next batch; nothing is published and the lock is released. */
+  readonly signal?: AbortSignal;
 }
 
 export interface LoadReport {
   readonly dataset: string;
   readonly status: 'published' | 'skipped';
+  /** Why a load was skipped: the source equals the current version, or a rolled-back one. */
+  readonly skipReason?: 'unchanged' | 'rolled_back';
   readonly version: number;
   readonly previousVersion: number | null;
   readonly fingerprint: string;
@@ -35,20 +40,23 @@ export interface LoadReport {
   readonly rejected: number;
   readonly rejectedReasons: Readonly<Record<string, number>>;
   readonly duplicates: number;
+  /** Rows stored in more than 64 bytes (Redis stores their buckets less compactly). */
+  readonly wideRows: number;
   readonly durationMs: number;
   readonly reclaimed: readonly number[];
   readonly skippedColumns: readonly string[];
 }
 
-interface Counters {
-  rowsRead: number;
-  rejected: number;
-  reasons: Record<string, number>;
-}
-
-function reject(c: Counters, reason: string): void {
-  c.rejected++;
-  c.reasons[reason] = (c.reasons[reason] ?? 0) + 1;
+/** A load that need not run: the source is what the current (or a rolled-back) version holds. */
+function skipReport(dataset: DatasetConfig, versions: readonly VersionManifest[], current: number | null, fp: string, files: number, started: number, force: boolean): LoadReport | null {
+  if (force) return null;
+  const same = versions.find((v) => v.fingerprint === fp && (v.id === current || v.rolledBackAt !== null));
+  if (!same) return null;
+  return {
+    dataset: dataset.name, status: 'skipped', skipReason: same.id === current ? 'unchanged' : 'rolled_back', version: same.id,
+    previousVersion: current, fingerprint: fp, files, rowsRead: 0, rows: same.rows, rejected: 0, rejectedReasons: {},
+    duplicates: 0, wideRows: 0, durationMs: performance.now() - started, reclaimed: [], skippedColumns: [],
+  };
 }
 
 export async function loadDataset(redis: Redis, config: MaltConfig, dataset: DatasetConfig, options: LoadOptions = {}): Promise<LoadReport> {
@@ -57,14 +65,9 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
   const files = resolveSourceFiles(dataset.source.uri);
   const fp = fingerprint(files, dataset);
   const previous = await store.currentVersionId(dataset.name);
-  const previousManifest = previous === null ? null : await store.manifest(dataset.name, previous);
-  if (!options.force && previousManifest && previousManifest.fingerprint === fp) {
-    return {
-      dataset: dataset.name, status: 'skipped', version: previousManifest.id, previousVersion: previous, fingerprint: fp,
-      files: files.length, rowsRead: 0, rows: previousManifest.rows, rejected: 0, rejectedReasons: {}, duplicates: 0,
-      durationMs: performance.now() - started, reclaimed: [], skippedColumns: [],
-    };
-  }
+  const versions = await store.listVersions(dataset.name);
+  const skipped = skipReport(dataset, versions, previous, fp, files.length, started, options.force === true);
+  if (skipped) return skipped;
 
   const lockTtl = config.loader.lockTtlMs;
   const token = await store.acquireLock(dataset.name, lockTtl);
@@ -72,9 +75,14 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
   const renew = setInterval(() => {
     store.renewLock(dataset.name, token, lockTtl).then((ok) => { if (!ok) lockLost = true; }, () => undefined);
   }, Math.max(250, Math.floor(lockTtl / 3)));
+  const stopReason = (): string | null => {
+    if (lockLost) return `lost the load lock of ${dataset.name} (another loader took over); nothing was published`;
+    if (options.signal?.aborted) return `load of ${dataset.name} interrupted; nothing was published`;
+    return null;
+  };
   let version: number | null = null;
   try {
-    await store.reclaim(dataset.name, dataset.keepVersions, { includeUnfinished: true });
+    await store.reclaim(dataset.name, dataset.keepVersions, { includeUnfinished: true, graceMs: config.loader.reclaimGraceMs });
     const opened: OpenParquetFile[] = [];
     for (const f of files) opened.push(await openParquetFile(f.path));
     const plan = planLoad(dataset, opened);
@@ -84,41 +92,28 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
     const buckets = bucketCountFor(totalRows);
     version = await store.createVersion(dataset.name, {
       kind: dataset.kind, buckets, columns: plan.columns, fingerprint: fp,
-      sourceFiles: files.length, sourceBytes: files.reduce((n, f) => n + f.size, 0),
+      sourceFiles: files.length, sourceBytes: files.reduce((n, f: SourceFile) => n + f.size, 0),
     });
     const writer = new SnapshotWriter(redis, store.keys, dataset.name, version, buckets, {
-      batchRows: config.loader.batchRows, maxInFlight: config.loader.maxBatchesInFlight,
+      batchRows: config.loader.batchRows, maxInFlight: config.loader.maxBatchesInFlight, stopReason,
     });
-    const progress = options.progress ?? silentProgress;
-    progress.start(dataset.name, totalRows);
-    const counters: Counters = { rowsRead: 0, rejected: 0, reasons: {} };
-    const dict = new StringDictionaryBuilder();
-    for (const file of opened) {
-      for await (const rows of file.rowGroups(plan.readColumns)) {
-        if (lockLost) throw new MaltError('LOAD_IN_PROGRESS', `lost the load lock of ${dataset.name} (another loader took over); nothing was published`);
-        await writeRowGroup(dataset, plan, rows, writer, counters, config.loader.batchRows, dict);
-        progress.update(counters.rowsRead);
-      }
-    }
+    const { counters, dictionary } = await writeAll(dataset, plan, opened, writer, config.loader.batchRows, options.progress ?? silentProgress, totalRows);
     const totals = await writer.finish();
-    if (dict.entries.length > 0) await store.saveDictionary(dataset.name, version, dict.entries);
-    progress.done();
-    const stats = {
-      rows: totals.entities, rejected: counters.rejected, rejectedReasons: counters.reasons,
-      duplicates: totals.duplicates, durationMs: performance.now() - started,
-    };
-    await store.recordStats(dataset.name, version, stats);
-    runChecks(dataset, counters.rowsRead, stats.rows, stats.rejected, previousManifest?.rows ?? null);
+    const stats = { rows: totals.entities, rejected: counters.rejected, rejectedReasons: counters.reasons, duplicates: totals.duplicates, durationMs: performance.now() - started };
+    await store.recordStats(dataset.name, version, token, stats, dictionary);
+    runChecks(dataset, counters.rowsRead, stats.rows, stats.rejected, versions.find((v) => v.id === previous)?.rows ?? null);
+    const stop = stopReason();
+    if (stop) throw new MaltError('LOAD_IN_PROGRESS', stop);
     await store.publish(dataset.name, version, token);
-    const reclaimed = await store.reclaim(dataset.name, dataset.keepVersions, { includeUnfinished: false });
+    const reclaimed = await store.reclaim(dataset.name, dataset.keepVersions, { includeUnfinished: false, graceMs: config.loader.reclaimGraceMs });
     return {
       dataset: dataset.name, status: 'published', version, previousVersion: previous, fingerprint: fp, files: files.length,
       rowsRead: counters.rowsRead, rows: stats.rows, rejected: stats.rejected, rejectedReasons: stats.rejectedReasons,
-      duplicates: stats.duplicates, durationMs: performance.now() - started, reclaimed, skippedColumns: plan.skipped,
+      duplicates: stats.duplicates, wideRows: counters.wideRows, durationMs: performance.now() - started, reclaimed, skippedColumns: plan.skipped,
     };
   } catch (err) {
     const e = toMaltError(err);
-    if (version !== null) await store.markFailed(dataset.name, version, `${e.code}: ${e.message}`).catch(() => undefined);
+    if (version !== null) await store.markFailed(dataset.name, version, token, `${e.code}: ${e.message}`).catch(() => undefined);
     throw e;
   } finally {
     clearInterval(renew);
@@ -126,49 +121,24 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
   }
 }
 
-async function writeRowGroup(dataset: DatasetConfig, plan: LoadPlan, rows: Record<string, unknown>[], writer: SnapshotWriter, c: Counters, batchRows: number, dict: StringDictionaryBuilder): Promise<void> {
-  const key = dataset.key;
-  let batch: [string, string | Buffer][] = [];
-  const flush = async (): Promise<void> => {
-    if (batch.length === 0) return;
-    const b = batch;
-    batch = [];
-    if (plan.segmentShape === 'long') await writer.writeSegmentPairs(b as [string, string][]);
-    else await writer.writeValues(b);
-  };
-  const values: unknown[] = new Array(plan.columns.length);
-  for (const row of rows) {
-    c.rowsRead++;
-    const k = convertKey(row[key]);
-    if ('reason' in k) {
-      reject(c, k.reason);
-      continue;
-    }
-    if (plan.segmentShape === 'long') {
-      const seg = row[dataset.segmentColumn as string];
-      if (typeof seg !== 'string' || seg.length === 0) reject(c, 'null_segment');
-      else batch.push([k.id, seg]);
-    } else if (plan.segmentShape === 'wide') {
-      const list = convertValue('string_list', row[dataset.segmentColumn as string]);
-      if (list === UNCONVERTIBLE) reject(c, `unconvertible:${dataset.segmentColumn}`);
-      else batch.push([k.id, JSON.stringify([...new Set((list as string[] | null) ?? [])].sort())]);
-    } else {
-      let bad: string | null = null;
-      for (let i = 0; i < plan.columns.length; i++) {
-        const col = plan.columns[i]!;
-        const v = convertValue(col.type, row[col.name]);
-        if (v === UNCONVERTIBLE) {
-          bad = col.name;
-          break;
-        }
-        values[i] = v;
+async function writeAll(
+  dataset: DatasetConfig, plan: LoadPlan, opened: readonly OpenParquetFile[], writer: SnapshotWriter,
+  batchRows: number, progress: ProgressSink, totalRows: number,
+): Promise<{ counters: RowCounters; dictionary: readonly string[] }> {
+  progress.start(dataset.name, totalRows);
+  const counters = newCounters();
+  const dict = new StringDictionaryBuilder();
+  try {
+    for (const file of opened) {
+      for await (const rows of file.rowGroups(plan.readColumns)) {
+        await writeRowGroup(dataset, plan, rows, writer, counters, batchRows, dict);
+        progress.update(counters.rowsRead);
       }
-      if (bad !== null) reject(c, `unconvertible:${bad}`);
-      else batch.push([k.id, encodeRow(plan.columns, values as never, dict)]);
     }
-    if (batch.length >= batchRows) await flush();
+  } finally {
+    progress.done();
   }
-  await flush();
+  return { counters, dictionary: dict.entries };
 }
 
 function checkDefaults(dataset: DatasetConfig, plan: LoadPlan): void {

@@ -6,10 +6,13 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { KeyLayout, bucketOf } from '../keys.js';
 import { registerScripts } from '../store/lua-scripts.js';
+import { MaltError } from '../errors.js';
 
 export interface WriterOptions {
   readonly batchRows: number;
   readonly maxInFlight: number;
+  /** Checked before every batch: a reason to stop (lock lost, interrupted), or null. */
+  readonly stopReason?: () => string | null;
 }
 
 export interface WriteTotals {
@@ -76,6 +79,11 @@ export class SnapshotWriter {
     if (this.failure) throw this.failure;
     while (this.inFlight.size >= this.options.maxInFlight) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
+    const stop = this.options.stopReason?.();
+    if (stop) {
+      this.failure = new MaltError('LOAD_IN_PROGRESS', stop);
+      throw this.failure;
+    }
     const p: Promise<void> = pipeline
       .exec()
       .then((results) => onResults(results ?? []))

@@ -7,6 +7,9 @@ import { entityIdProblem } from '../entity-id.js';
 
 export const UNCONVERTIBLE = Symbol('unconvertible');
 
+/** The largest instant JavaScript's Date represents, in microseconds. */
+export const MAX_TIMESTAMP_MICROS = 8.64e18;
+
 /** Converts a key value (string or integer column) to the wire id, or returns a reject reason. */
 export function convertKey(raw: unknown): { id: string } | { reason: string } {
   if (raw === null || raw === undefined) return { reason: 'null_key' };
@@ -34,10 +37,11 @@ export function convertValue(type: ColumnType, raw: unknown): TypedValue | null 
       return typeof raw === 'string' ? raw : UNCONVERTIBLE;
     case 'bool':
       return typeof raw === 'boolean' ? raw : UNCONVERTIBLE;
-    case 'timestamp':
-      if (typeof raw === 'number' && Number.isFinite(raw)) return Math.trunc(raw);
-      if (raw instanceof Date && !Number.isNaN(raw.getTime())) return raw.getTime() * 1000;
-      return UNCONVERTIBLE;
+    case 'timestamp': {
+      // Only instants a Date can represent (±8.64e15 ms): "never" sentinels such as INT64_MAX are rejected.
+      const us = typeof raw === 'number' ? Math.trunc(raw) : raw instanceof Date ? raw.getTime() * 1000 : NaN;
+      return Number.isFinite(us) && Math.abs(us) <= MAX_TIMESTAMP_MICROS ? us : UNCONVERTIBLE;
+    }
     case 'string_list':
       if (!Array.isArray(raw)) return UNCONVERTIBLE;
       for (const s of raw) if (typeof s !== 'string') return UNCONVERTIBLE;

@@ -8,8 +8,10 @@ import type { Redis } from 'ioredis';
 const LUA_DIR = new URL('../../lua/', import.meta.url);
 
 const SCRIPTS = {
-  maltPublish: { file: 'publish.lua', keys: 3 },
-  maltRollback: { file: 'rollback.lua', keys: 2 },
+  maltPublish: { file: 'publish.lua', keys: 4 },
+  maltRollback: { file: 'rollback.lua', keys: 3 },
+  maltMarkReclaiming: { file: 'mark-reclaiming.lua', keys: 2 },
+  maltUpdateManifest: { file: 'update-manifest.lua', keys: 3 },
   maltAddSegments: { file: 'add-segments.lua', keys: 1 },
   maltRenewLock: { file: 'renew-lock.lua', keys: 1 },
   maltReleaseLock: { file: 'release-lock.lua', keys: 1 },

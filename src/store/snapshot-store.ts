@@ -38,6 +38,10 @@ export interface VersionManifest {
   readonly publishedAt: string | null;
   /** When this version last became the served one (publish or rollback). */
   readonly currentSince: string | null;
+  /** When this version stopped being the served one (publish of another, or rollback). */
+  readonly retiredAt: string | null;
+  /** Set when a rollback moved away from this version: loads of the same source are skipped. */
+  readonly rolledBackAt: string | null;
   readonly durationMs: number;
   readonly error: string | null;
 }
@@ -69,6 +73,8 @@ function parseManifest(id: number, h: Record<string, string>): VersionManifest |
     loadedAt: h['loaded_at'] ?? '',
     publishedAt: h['published_at'] ?? null,
     currentSince: h['current_since'] ?? null,
+    retiredAt: h['retired_at'] ?? null,
+    rolledBackAt: h['rolled_back_at'] ?? null,
     durationMs: Number(h['duration_ms'] ?? 0),
     error: h['error'] ?? null,
   };
@@ -134,74 +140,108 @@ export class SnapshotStore {
     return id;
   }
 
-  async saveDictionary(dataset: string, version: number, entries: readonly string[]): Promise<void> {
-    await this.redis.set(this.keys.dictionary(dataset, version), JSON.stringify(entries));
-  }
-
   async dictionary(dataset: string, version: number): Promise<string[]> {
     const raw = await this.redis.get(this.keys.dictionary(dataset, version));
     return raw === null ? [] : (JSON.parse(raw) as string[]);
   }
 
-  async recordStats(dataset: string, version: number, stats: LoadStats): Promise<void> {
-    await this.redis.hset(this.keys.manifest(dataset, version), {
-      rows: stats.rows, rejected: stats.rejected, rejected_reasons: JSON.stringify(stats.rejectedReasons),
-      duplicates: stats.duplicates, duration_ms: Math.round(stats.durationMs),
-    });
+  /**
+   * Writes a loading version's manifest fields (and dictionary) only while `lockToken` still
+   * holds the lock; returns false (writing nothing) when it does not.
+   */
+  async updateLoading(dataset: string, version: number, lockToken: string, fields: Record<string, string | number>, dictionary?: readonly string[]): Promise<boolean> {
+    const args: (string | number)[] = [lockToken, dictionary && dictionary.length > 0 ? JSON.stringify(dictionary) : ''];
+    for (const [k, v] of Object.entries(fields)) args.push(k, v);
+    const res = await callScript(this.redis, 'maltUpdateManifest',
+      [this.keys.lock(dataset), this.keys.manifest(dataset, version), this.keys.dictionary(dataset, version)], args);
+    return res === 1;
   }
 
-  async markFailed(dataset: string, version: number, error: string): Promise<void> {
-    await this.redis.hset(this.keys.manifest(dataset, version), { state: 'failed', error });
+  async recordStats(dataset: string, version: number, lockToken: string, stats: LoadStats, dictionary: readonly string[]): Promise<void> {
+    const ok = await this.updateLoading(dataset, version, lockToken, {
+      rows: stats.rows, rejected: stats.rejected, rejected_reasons: JSON.stringify(stats.rejectedReasons),
+      duplicates: stats.duplicates, duration_ms: Math.round(stats.durationMs),
+    }, dictionary);
+    if (!ok) throw new MaltError('LOAD_IN_PROGRESS', `lost the load lock of ${dataset} (another loader took over); nothing was published`);
+  }
+
+  async markFailed(dataset: string, version: number, lockToken: string, error: string): Promise<void> {
+    await this.updateLoading(dataset, version, lockToken, { state: 'failed', error });
+  }
+
+  /** Reads the current pointer and the manifest key of the version it names (or `fallback`). */
+  private async pointerAndManifest(dataset: string, fallback: string): Promise<{ pointer: string; manifestKey: string; id: number | null }> {
+    const pointer = (await this.redis.get(this.keys.current(dataset))) ?? '';
+    const parsed = parseVersionPointer(pointer || null);
+    return { pointer, id: parsed?.id ?? null, manifestKey: parsed ? this.keys.manifest(dataset, parsed.id) : fallback };
   }
 
   /** Flips the current pointer to `version` if the caller still holds the lock. */
   async publish(dataset: string, version: number, lockToken: string): Promise<void> {
-    const res = await callScript(this.redis, 'maltPublish',
-      [this.keys.current(dataset), this.keys.manifest(dataset, version), this.keys.lock(dataset)],
-      [version, lockToken, new Date().toISOString(), this.keys.events, versionEvent(dataset, version)]);
-    if (res === -1) throw new MaltError('LOAD_IN_PROGRESS', `lost the load lock of ${dataset} before publishing version ${version}; nothing was published`);
-    if (res !== 1) throw new MaltError('INTERNAL', `version ${version} of ${dataset} was not in state loading; nothing was published`);
+    const manifestKey = this.keys.manifest(dataset, version);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const prev = await this.pointerAndManifest(dataset, manifestKey);
+      const res = await callScript(this.redis, 'maltPublish',
+        [this.keys.current(dataset), manifestKey, this.keys.lock(dataset), prev.manifestKey],
+        [version, lockToken, new Date().toISOString(), this.keys.events, versionEvent(dataset, version), prev.pointer]);
+      if (res === 1) return;
+      if (res === -1) throw new MaltError('LOAD_IN_PROGRESS', `lost the load lock of ${dataset} before publishing version ${version}; nothing was published`);
+      if (res === -2) throw new MaltError('INTERNAL', `version ${version} of ${dataset} was not in state loading; nothing was published`);
+    }
+    throw new MaltError('INTERNAL', `the current version of ${dataset} kept changing during publish; nothing was published`);
   }
 
   /** Serves `to` (default: the newest published version older than the current one). */
   async rollback(dataset: string, to?: number): Promise<{ from: number | null; to: number }> {
-    const current = await this.currentVersionId(dataset);
-    let target = to;
-    if (target === undefined) {
-      const older = (await this.listVersions(dataset)).filter((v) => v.state === 'published' && (current === null || v.id < current));
-      if (older.length === 0) throw new MaltError('NO_PREVIOUS_VERSION', `${dataset} has no published version older than ${current ?? 'none'} to roll back to`);
-      target = (older[0] as VersionManifest).id;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const prev = await this.pointerAndManifest(dataset, '');
+      const current = prev.id;
+      let target = to;
+      if (target === undefined) {
+        const older = (await this.listVersions(dataset)).filter((v) => v.state === 'published' && (current === null || v.id < current));
+        if (older.length === 0) throw new MaltError('NO_PREVIOUS_VERSION', `${dataset} has no published version older than ${current ?? 'none'} to roll back to`);
+        target = (older[0] as VersionManifest).id;
+      }
+      const targetKey = this.keys.manifest(dataset, target);
+      const res = await callScript(this.redis, 'maltRollback', [this.keys.current(dataset), targetKey, prev.manifestKey || targetKey],
+        [target, this.keys.events, versionEvent(dataset, target), new Date().toISOString(), prev.pointer]);
+      if (res === 1) return { from: current, to: target };
+      if (res === -1) throw new MaltError('VERSION_NOT_FOUND', `${dataset} has no published version ${target}`);
     }
-    const res = await callScript(this.redis, 'maltRollback', [this.keys.current(dataset), this.keys.manifest(dataset, target)],
-      [target, this.keys.events, versionEvent(dataset, target), new Date().toISOString()]);
-    if (res !== 1) throw new MaltError('VERSION_NOT_FOUND', `${dataset} has no published version ${target}`);
-    return { from: current, to: target };
+    throw new MaltError('INTERNAL', `the current version of ${dataset} kept changing during rollback`);
   }
 
   /**
-   * Deletes versions nobody can be served: unfinished or failed loads (only call this while
-   * holding the lock) and published versions beyond the newest `keepVersions` (the current one
-   * is never reclaimed). Deletes bucket keys by number from the manifest: no SCAN.
+   * Deletes versions nobody can be served:
+   * - published versions beyond the newest `keepVersions`, once retired for at least `graceMs`
+   *   (replicas that have not yet seen the last flip may still read them);
+   * - with `includeUnfinished` (only while holding the lock): unfinished or failed loads.
+   * The current version is never deleted (checked atomically by mark-reclaiming.lua). Bucket
+   * keys are deleted by number from the manifest: no SCAN.
    */
-  async reclaim(dataset: string, keepVersions: number, opts: { includeUnfinished: boolean }): Promise<number[]> {
+  async reclaim(dataset: string, keepVersions: number, opts: { includeUnfinished: boolean; graceMs: number }): Promise<number[]> {
     const current = await this.currentVersionId(dataset);
     const versions = await this.listVersions(dataset);
     const published = versions.filter((v) => v.state === 'published');
     const keep = new Set(published.slice(0, keepVersions).map((v) => v.id));
     if (current !== null) keep.add(current);
-    const doomed = versions.filter((v) => !keep.has(v.id) && (v.state === 'published' || opts.includeUnfinished));
-    for (const v of doomed) await this.deleteVersion(dataset, v);
+    const now = Date.now();
+    const graceOver = (v: VersionManifest): boolean => v.retiredAt === null || now - Date.parse(v.retiredAt) >= opts.graceMs;
+    const doomed = versions.filter((v) => !keep.has(v.id) && (v.state === 'published' ? graceOver(v) : opts.includeUnfinished));
+    const reclaimed: number[] = [];
+    for (const v of doomed) if (await this.deleteVersion(dataset, v)) reclaimed.push(v.id);
     // Ids listed without a manifest (e.g. a crash between the two writes of createVersion) are dropped.
     const listed = await this.redis.zrange(this.keys.versions(dataset), '0', '-1');
     const known = new Set(versions.map((v) => String(v.id)));
     const orphans = listed.filter((id) => !known.has(id));
     if (orphans.length > 0) await this.redis.zrem(this.keys.versions(dataset), ...orphans);
-    return doomed.map((v) => v.id);
+    return reclaimed;
   }
 
-  private async deleteVersion(dataset: string, v: VersionManifest): Promise<void> {
+  private async deleteVersion(dataset: string, v: VersionManifest): Promise<boolean> {
     const manifestKey = this.keys.manifest(dataset, v.id);
-    await this.redis.hset(manifestKey, 'state', 'reclaiming');
+    const marked = await callScript(this.redis, 'maltMarkReclaiming', [this.keys.current(dataset), manifestKey], [v.id]);
+    if (marked !== 1) return false;
     const CHUNK = 500;
     for (let start = 0; start < v.buckets; start += CHUNK) {
       const pipeline = this.redis.pipeline();
@@ -210,6 +250,7 @@ export class SnapshotStore {
       await pipeline.exec();
     }
     await this.redis.multi().unlink(this.keys.dictionary(dataset, v.id)).unlink(manifestKey).zrem(this.keys.versions(dataset), String(v.id)).exec();
+    return true;
   }
 
   async acquireLock(dataset: string, ttlMs: number): Promise<string> {
