@@ -58,20 +58,20 @@ export async function startServing(config: MaltConfig, options: StartOptions = {
     steps.push({ name: 'redis', run: () => handle.close() });
     const subscriber = handle.duplicate();
     const keys = new KeyLayout(config.redis.keyPrefix);
-    const tracker = new VersionTracker(handle.client, subscriber, keys, config.datasets, config.serving.versionPollMs);
+    const tracker = new VersionTracker(handle.client, subscriber, keys, config.datasets, config.serving.versionPollMs, log);
     await tracker.start();
     steps.push({ name: 'version tracker', run: () => tracker.stop() });
     const cache = new ResultCache(config.cache.maxBytes, config.cache.negativeTtlMs);
     const lookup = new Lookup(handle.client, tracker, cache, config);
     const isClosing = (): boolean => closing;
 
-    const http = await buildHttp({ config, lookup, tracker, redis: handle.client, isClosing, logger: options.httpLogger });
+    const http = await buildHttp({ config, lookup, tracker, redis: handle.client, isClosing, logger: options.httpLogger, log });
     await http.listen({ host: config.serving.host, port: config.serving.httpPort });
     steps.push({ name: 'http', run: () => http.close() });
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.serving.httpPort;
 
-    const grpc: GrpcServing = await startGrpc(lookup, { host: config.serving.host, port: config.serving.grpcPort, timeoutMs: config.serving.requestTimeoutMs, isClosing });
+    const grpc: GrpcServing = await startGrpc(lookup, { host: config.serving.host, port: config.serving.grpcPort, timeoutMs: config.serving.requestTimeoutMs, isClosing, log });
     steps.push({ name: 'grpc', run: () => grpc.close(options.drainMs ?? 5000) });
     return { config, http, httpPort, grpcPort: grpc.port, lookup, tracker, redis: handle.client, close };
   } catch (err) {

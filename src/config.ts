@@ -19,6 +19,7 @@ export const DEFAULTS = Object.freeze({
   maxBatchSize: 1000,
   maxBodyBytes: 1024 * 1024,
   versionPollMs: 500,
+  maxPendingReads: 20_000,
   cacheMaxBytes: 64 * 1024 * 1024,
   cacheNegativeTtlMs: 1000,
   loaderBatchRows: 1000,
@@ -64,6 +65,10 @@ export interface MaltConfig {
     readonly maxBatchSize: number;
     readonly maxBodyBytes: number;
     readonly versionPollMs: number;
+    /** Redis reads outstanding at once; beyond it new misses fail fast (STORE_UNAVAILABLE). */
+    readonly maxPendingReads: number;
+    /** Bearer token for admin calls over HTTP (rollback); null = loopback-only admin. */
+    readonly adminToken: string | null;
   };
   readonly cache: { readonly maxBytes: number; readonly negativeTtlMs: number };
   readonly loader: {
@@ -258,7 +263,7 @@ export function loadConfig(options: LoadConfigOptions = {}): MaltConfig {
   checkKeys(root, ['redis', 'serving', 'cache', 'loader', 'datasets'], '(root)', p);
 
   const redisRaw = section(root, 'redis', ['url', 'key_prefix', 'embedded_dir'], p);
-  const servingRaw = section(root, 'serving', ['host', 'http_port', 'grpc_port', 'request_timeout_ms', 'max_batch_size', 'max_body_bytes', 'version_poll_ms'], p);
+  const servingRaw = section(root, 'serving', ['host', 'http_port', 'grpc_port', 'request_timeout_ms', 'max_batch_size', 'max_body_bytes', 'version_poll_ms', 'max_pending_reads', 'admin_token'], p);
   const cacheRaw = section(root, 'cache', ['max_bytes', 'negative_ttl_ms'], p);
   const loaderRaw = section(root, 'loader', ['batch_rows', 'max_batches_in_flight', 'lock_ttl_ms', 'reclaim_grace_ms'], p);
 
@@ -271,6 +276,7 @@ export function loadConfig(options: LoadConfigOptions = {}): MaltConfig {
   envNum('MALT_HTTP_PORT', serving, 'http_port');
   envNum('MALT_GRPC_PORT', serving, 'grpc_port');
   if (env['MALT_HOST']) serving['host'] = env['MALT_HOST'];
+  if (env['MALT_ADMIN_TOKEN']) serving['admin_token'] = env['MALT_ADMIN_TOKEN'];
   const redisUrl = env['REDIS_URL'] || str(redisRaw, 'url', 'redis', p, false);
   const keyPrefix = env['MALT_KEY_PREFIX'] || str(redisRaw, 'key_prefix', 'redis', p, false) || DEFAULTS.keyPrefix;
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(keyPrefix)) p.add('redis.key_prefix', 'must be 1–64 characters of letters, digits, _ . : -');
@@ -304,6 +310,8 @@ export function loadConfig(options: LoadConfigOptions = {}): MaltConfig {
       maxBatchSize: int(serving, 'max_batch_size', 'serving', DEFAULTS.maxBatchSize, 1, 100_000, p),
       maxBodyBytes: int(serving, 'max_body_bytes', 'serving', DEFAULTS.maxBodyBytes, 1024, 64 * 1024 * 1024, p),
       versionPollMs: int(serving, 'version_poll_ms', 'serving', DEFAULTS.versionPollMs, 50, 60_000, p),
+      maxPendingReads: int(serving, 'max_pending_reads', 'serving', DEFAULTS.maxPendingReads, 1, 10_000_000, p),
+      adminToken: str(serving, 'admin_token', 'serving', p, false),
     },
     cache: {
       // 0 disables the cache; there is no unbounded setting.

@@ -24,8 +24,10 @@ export const ERROR_CATALOG = {
   NO_PREVIOUS_VERSION: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'Rollback needs an older published version, and there is none.' },
   LOAD_IN_PROGRESS: { http: 409, grpc: GrpcStatus.ABORTED, summary: 'Another loader holds this dataset\'s load lock.' },
   DATASET_NOT_LOADED: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: 'The dataset is declared but no version has been published yet: run `malt load`.' },
-  STORE_UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: 'Redis did not answer within the request deadline.' },
+  STORE_UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: 'Redis is unreachable, did not answer within the request deadline, or has too many reads pending.' },
   SHUTTING_DOWN: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: 'This replica is shutting down; retry on another.' },
+  UNAUTHENTICATED: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED, summary: 'An admin call (rollback) without the right `Authorization: Bearer <serving.admin_token>` header.' },
+  ADMIN_DISABLED: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, summary: 'Admin calls over HTTP are off: the server listens beyond loopback and serving.admin_token is not set.' },
   CONFIG_INVALID: { http: 500, grpc: GrpcStatus.INTERNAL, summary: 'The configuration file or environment has problems (all are listed).' },
   SOURCE_NOT_FOUND: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'The dataset source matched no Parquet files.' },
   SOURCE_UNREADABLE: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'A source file could not be read as Parquet (corrupt or truncated).' },
@@ -58,10 +60,16 @@ export class MaltError extends Error {
   }
 }
 
-/** Normalises anything thrown into a MaltError; unknown errors become INTERNAL. */
+/** Errors ioredis raises when Redis cannot be reached (as opposed to a command's own error reply). */
+const REDIS_CONNECTION_ERROR = /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|Command timed out|Reached the max retries|enableOfflineQueue/;
+
+/** Normalises anything thrown into a MaltError; Redis connection failures become STORE_UNAVAILABLE, others INTERNAL. */
 export function toMaltError(err: unknown): MaltError {
   if (err instanceof MaltError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof Error && (err.name === 'MaxRetriesPerRequestError' || REDIS_CONNECTION_ERROR.test(message))) {
+    return new MaltError('STORE_UNAVAILABLE', `Redis is unreachable: ${message}`);
+  }
   return new MaltError('INTERNAL', message);
 }
 

@@ -279,7 +279,7 @@ describe('client deadlines', () => {
     // A dedicated redis-server, because pausing it stalls every client of that server.
     redis = await startTestRedis();
     const cfg = makeConfig({
-      serving: { request_timeout_ms: 10_000 },
+      serving: { request_timeout_ms: 700 },
       datasets: [featuresDataset('players', path.join(dir, 'players'))],
     }, { url: redis.url });
     await load(cfg, 'players');
@@ -295,27 +295,36 @@ describe('client deadlines', () => {
     await redis?.stop();
   });
 
-  it('a deadline shorter than the Redis work returns within the deadline, and the server stops waiting too', async () => {
-    // The server's own cap is 10 s; only the client's 200 ms deadline can bound this call.
+  it('a client deadline shorter than the Redis work returns within it; a concurrent caller with a longer deadline still succeeds', async () => {
+    // The server's own cap is 700 ms; the first client's 200 ms deadline bounds only that client.
     const served = slowApp.tracker.get('players');
     expect(served).toBeDefined();
-    // Redis answers nobody for 1.2 s (CLIENT UNPAUSE would itself wait, so the pause just ends).
-    await admin.call('CLIENT', 'PAUSE', '1200', 'ALL');
+    // Redis answers nobody for 450 ms (CLIENT UNPAUSE would itself wait, so the pause just ends).
+    await admin.call('CLIENT', 'PAUSE', '450', 'ALL');
     const started = performance.now();
-    const err = await call(slowClient, 'Get', { entity_id: 'p1', datasets: ['players'] }, 200).then(() => null, (e: unknown) => e as grpc.ServiceError);
+    const short = call(slowClient, 'Get', { entity_id: 'p1', datasets: ['players'] }, 200).then(() => null, (e: unknown) => e as grpc.ServiceError);
+    // Joins the same Redis read (single-flight), under its own, longer deadline.
+    const long = call<ProtoEntity>(slowClient, 'Get', { entity_id: 'p1', datasets: ['players'] }, 2000);
+    const err = await short;
     const elapsed = performance.now() - started;
     expect(err).not.toBeNull();
     expect([grpc.status.DEADLINE_EXCEEDED, grpc.status.UNAVAILABLE]).toContain(err?.code);
     expect(elapsed).toBeLessThan(200 + 150);
-    // The server-side read for p1 was bounded by the same deadline: it is no longer in flight
-    // although Redis is still paused (the server's own cap would keep it for 10 s).
-    const key = `${served?.cachePrefix}p1`;
-    const until = Date.now() + 400;
-    while (slowApp.lookup.cache.pending(key) !== undefined && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-    expect(slowApp.lookup.cache.pending(key)).toBeUndefined();
-    expect(performance.now() - started).toBeLessThan(1000); // still inside the pause
-    // Once Redis answers again the same replica serves normally.
-    const r = await call<ProtoEntity>(slowClient, 'Get', { entity_id: 'p1', datasets: ['players'] });
+    const r = await long;
     expect(r.datasets[0]?.features['level']?.value?.int64_value).toBe('9007199254740993');
+    // The shared read ended when Redis answered; nothing is left in flight.
+    expect(slowApp.lookup.cache.pending(`${served?.cachePrefix}p1`)).toBeUndefined();
+  });
+
+  it('the server stops waiting for a stalled Redis at serving.request_timeout_ms', async () => {
+    await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+    const started = performance.now();
+    const err = await call(slowClient, 'Get', { entity_id: 'p2', datasets: ['players'] }, 5000).then(() => null, (e: unknown) => e as grpc.ServiceError);
+    const elapsed = performance.now() - started;
+    expect(err?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err?.details).toMatch(/^STORE_UNAVAILABLE: /);
+    expect(elapsed).toBeGreaterThanOrEqual(650);
+    expect(elapsed).toBeLessThan(700 + 250);
+    await new Promise((r) => setTimeout(r, 1500 - elapsed + 50)); // let the pause end before the next test
   });
 });

@@ -15,13 +15,18 @@ export interface SourceFile {
 
 const GLOB_CHARS = /[*?[]/;
 
-/** Files under a directory: *.parquet, recursively, skipping hidden, _-prefixed (e.g. _delta_log) entries. */
-function walk(dir: string, out: string[]): void {
+/**
+ * Files under a directory, recursively, skipping hidden and _-prefixed entries (_delta_log,
+ * _SUCCESS, _temporary); `keep` filters file names (directory sources keep *.parquet).
+ */
+function walk(dir: string, out: string[], keep: (name: string) => boolean = (n) => n.endsWith('.parquet')): void {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.name.startsWith('.') || entry.name.startsWith('_')) continue;
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) walk(full, out);
-    else if (entry.isFile() && entry.name.endsWith('.parquet')) out.push(full);
+    if (entry.isDirectory()) {
+      refuseDeltaTable(full, false);
+      walk(full, out, keep);
+    } else if (entry.isFile() && keep(entry.name)) out.push(full);
   }
 }
 
@@ -52,21 +57,28 @@ function globFiles(pattern: string): string[] {
   const parts = pattern.split('/');
   const firstGlob = parts.findIndex((p) => GLOB_CHARS.test(p));
   const base = parts.slice(0, firstGlob).join('/') || '/';
+  refuseDeltaTable(base, true);
   const re = globToRegExp(pattern);
   const all: string[] = [];
   try {
-    walkAll(base, all);
-  } catch {
-    return [];
+    walk(base, all, () => true);
+  } catch (err) {
+    if (err instanceof MaltError) throw err;
+    throw new MaltError('SOURCE_UNREADABLE', `source ${pattern}: cannot list ${base}: ${(err as Error).message}`);
   }
   return all.filter((f) => re.test(f));
 }
 
-function walkAll(dir: string, out: string[]): void {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) walkAll(full, out);
-    else if (entry.isFile()) out.push(full);
+/** Delta Lake tables are not read as loose Parquet: files later commits removed would be served. */
+function refuseDeltaTable(dir: string, withAncestors: boolean): void {
+  let d = path.resolve(dir);
+  for (;;) {
+    if (existsSync(path.join(d, '_delta_log'))) {
+      throw new MaltError('SOURCE_UNREADABLE', `source ${dir} is (inside) a Delta Lake table (${d} has a _delta_log); this release reads plain Parquet only, and reading the table's files directly would include files that later commits removed`);
+    }
+    const parent = path.dirname(d);
+    if (!withAncestors || parent === d) return;
+    d = parent;
   }
 }
 
@@ -86,9 +98,7 @@ export function resolveSourceFiles(uri: string): SourceFile[] {
       throw new MaltError('SOURCE_NOT_FOUND', `source ${uri} does not exist`);
     }
     paths = [];
-    if (st.isDirectory() && existsSync(path.join(uri, '_delta_log'))) {
-      throw new MaltError('SOURCE_UNREADABLE', `source ${uri} is a Delta Lake table (it has a _delta_log); this release reads plain Parquet only, and reading the table's files directly would include files that later commits removed`);
-    }
+    refuseDeltaTable(st.isDirectory() ? uri : path.dirname(uri), true);
     if (st.isDirectory()) walk(uri, paths);
     else paths.push(uri);
   }

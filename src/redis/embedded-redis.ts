@@ -31,6 +31,29 @@ function pingSocket(socketPath: string, timeoutMs = 500): Promise<boolean> {
   });
 }
 
+/** Number of clients connected to the server at socketPath, not counting this probe. */
+function otherClients(socketPath: string): Promise<number> {
+  return new Promise((resolve) => {
+    const sock = net.createConnection(socketPath);
+    let data = '';
+    const done = (n: number): void => {
+      sock.destroy();
+      resolve(n);
+    };
+    sock.setTimeout(1000, () => done(0));
+    sock.once('error', () => done(0));
+    sock.once('connect', () => sock.write('CLIENT LIST\r\n'));
+    sock.on('data', (d) => {
+      data += d.toString();
+      const header = /^\$(\d+)\r\n/.exec(data);
+      if (!header) return;
+      if (Buffer.byteLength(data) < header[0].length + Number(header[1])) return;
+      const lines = data.slice(header[0].length).split('\n').filter((l) => l.startsWith('id='));
+      done(Math.max(0, lines.length - 1));
+    });
+  });
+}
+
 export function redisServerAvailable(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
@@ -51,10 +74,24 @@ export async function startEmbeddedRedis(dir: string, log: (msg: string) => void
   const child = spawn('redis-server', [
     '--port', '0', '--unixsocket', socketPath, '--unixsocketperm', '700', '--dir', dir,
     '--appendonly', 'yes', '--save', '3600 1 300 100', '--daemonize', 'no', '--logfile', path.join(dir, 'redis.log'),
-  ], { stdio: 'ignore' });
+    // Its own process group: a Ctrl+C aimed at malt does not kill it while malt shuts down.
+  ], { stdio: 'ignore', detached: true });
   await waitForSocket(child, socketPath);
   log(`started embedded redis-server (pid ${child.pid}) at ${socketPath}, data in ${dir}`);
-  return { socketPath, owned: true, stop: () => stopChild(child) };
+  return {
+    socketPath,
+    owned: true,
+    async stop() {
+      // Another malt process (say `malt serve` started during this `malt load`) may still use it.
+      const others = await otherClients(socketPath);
+      if (others > 0) {
+        log(`leaving the embedded redis-server (pid ${child.pid}) running: ${others} other client(s) use it`);
+        child.unref();
+        return;
+      }
+      await stopChild(child);
+    },
+  };
 }
 
 async function waitForSocket(child: ChildProcess, socketPath: string): Promise<void> {

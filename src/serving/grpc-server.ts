@@ -59,22 +59,30 @@ function timeoutFor(call: grpc.ServerUnaryCall<unknown, unknown>, cap: number): 
   return Math.max(1, Math.min(cap, at - Date.now()));
 }
 
-function fail(err: unknown): grpc.ServiceError {
+function fail(err: unknown, log?: (msg: string) => void): grpc.ServiceError {
   const e = toMaltError(err);
+  if (e.code === 'INTERNAL') log?.(`INTERNAL error on gRPC call: ${err instanceof Error ? err.stack : String(err)}`);
   const metadata = new grpc.Metadata();
   metadata.set('malt-error-code', e.code);
   return Object.assign(new Error(`${e.code}: ${e.message}`), { code: e.grpcStatus, details: `${e.code}: ${e.message}`, metadata });
 }
 
+interface UnaryOptions {
+  readonly isClosing: () => boolean;
+  readonly timeoutMs: number;
+  readonly log?: (msg: string) => void;
+}
+
 type Unary<Req> = (call: grpc.ServerUnaryCall<Req, unknown>, cb: grpc.sendUnaryData<unknown>) => void;
 
-function unary<Req>(isClosing: () => boolean, handler: (req: Req, timeoutMs: number) => Promise<unknown>, cap: number): Unary<Req> {
+function unary<Req>(opts: UnaryOptions, handler: (req: Req, timeoutMs: number) => Promise<unknown>): Unary<Req> {
+  const { isClosing, timeoutMs: cap, log } = opts;
   return (call, cb) => {
     if (isClosing()) {
-      cb(fail(new MaltError('SHUTTING_DOWN', 'server is shutting down')));
+      cb(fail(new MaltError('SHUTTING_DOWN', 'server is shutting down'), log));
       return;
     }
-    handler(call.request, timeoutFor(call as grpc.ServerUnaryCall<unknown, unknown>, cap)).then((res) => cb(null, res), (err) => cb(fail(err)));
+    handler(call.request, timeoutFor(call as grpc.ServerUnaryCall<unknown, unknown>, cap)).then((res) => cb(null, res), (err) => cb(fail(err, log)));
   };
 }
 
@@ -82,18 +90,17 @@ interface GetReq { entity_id: string; datasets: string[] }
 interface BatchReq { entity_ids: string[]; datasets: string[] }
 interface SegReq { entity_id: string; dataset: string }
 
-export async function startGrpc(lookup: Lookup, opts: { host: string; port: number; timeoutMs: number; isClosing: () => boolean }): Promise<GrpcServing> {
+export async function startGrpc(lookup: Lookup, opts: UnaryOptions & { host: string; port: number }): Promise<GrpcServing> {
   const pkgDef = loadServingPackage();
   const loaded = grpc.loadPackageDefinition(pkgDef) as unknown as { malt: { v1: { Serving: grpc.ServiceClientConstructor } } };
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
-  const cap = opts.timeoutMs;
   server.addService(servingDefinition(loaded.malt.v1.Serving.service), {
-    Get: unary<GetReq>(opts.isClosing, async (req, t) => entityBytes((await lookup.get([req.entity_id], req.datasets, t))[0] as EntityResult), cap),
-    BatchGet: unary<BatchReq>(opts.isClosing, async (req, t) => encodeRepeated((await lookup.get(req.entity_ids, req.datasets, t)).map(entityBytes)), cap),
-    GetSegments: unary<SegReq>(opts.isClosing, async (req, t) => {
+    Get: unary<GetReq>(opts, async (req, t) => entityBytes((await lookup.get([req.entity_id], req.datasets, t))[0] as EntityResult)),
+    BatchGet: unary<BatchReq>(opts, async (req, t) => encodeRepeated((await lookup.get(req.entity_ids, req.datasets, t)).map(entityBytes))),
+    GetSegments: unary<SegReq>(opts, async (req, t) => {
       const seg = await lookup.segments(req.entity_id, req.dataset, t);
       return { entity_id: req.entity_id, segments: seg.segments, version: seg.version, found: seg.found };
-    }, cap),
+    }),
   });
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);

@@ -8,6 +8,7 @@ import type { MaltConfig } from '../config.js';
 import { entityIdProblem } from '../entity-id.js';
 import { MaltError } from '../errors.js';
 import { bucketOf } from '../keys.js';
+import { withDeadline } from './deadline.js';
 import { decodeSegments } from '../row-codec.js';
 import { ResultCache } from '../cache/result-cache.js';
 import { DatasetResult, type Feature } from './dataset-result.js';
@@ -21,6 +22,8 @@ export interface EntityResult {
 
 export class Lookup {
   private readonly featureDatasets: readonly string[];
+  /** Keys requested from Redis and not yet answered. */
+  private pendingReads = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -104,7 +107,9 @@ export class Lookup {
     const unique = new Map<string, { v: ServedVersion; id: string }>();
     for (const m of misses) unique.set(m.key, m);
     const entries = [...unique.entries()];
-    const raw: Promise<(Buffer | null)[]> = withDeadline(this.readRaw(entries.map(([, m]) => m)), timeoutMs);
+    // The shared read is bounded by the server's cap, not by this caller's deadline: callers
+    // that join it (single-flight) each wait under their own deadline in get().
+    const raw = this.readRaw(entries.map(([, m]) => m));
     const perKey = new Map<string, Promise<DatasetResult>>();
     entries.forEach(([key, m], j) => {
       const p = raw.then((values) => {
@@ -118,7 +123,23 @@ export class Lookup {
     for (const m of misses) cells[m.index] = perKey.get(m.key) as Promise<DatasetResult>;
   }
 
-  private async readRaw(items: { v: ServedVersion; id: string }[]): Promise<(Buffer | null)[]> {
+  private readRaw(items: { v: ServedVersion; id: string }[]): Promise<(Buffer | null)[]> {
+    // Bound what may pile up behind a stalled Redis: past max_pending_reads, fail fast.
+    const max = this.config.serving.maxPendingReads;
+    if (this.pendingReads + items.length > max) {
+      return Promise.reject(new MaltError('STORE_UNAVAILABLE', `Redis is not keeping up: ${this.pendingReads} reads pending (serving.max_pending_reads ${max})`));
+    }
+    this.pendingReads += items.length;
+    const work = this.readRedis(items);
+    // Counted down when Redis answers or the connection fails, not at the deadline.
+    const release = (): void => {
+      this.pendingReads -= items.length;
+    };
+    work.then(release, release);
+    return withDeadline(work, this.config.serving.requestTimeoutMs);
+  }
+
+  private async readRedis(items: { v: ServedVersion; id: string }[]): Promise<(Buffer | null)[]> {
     try {
       if (items.length === 1) {
         const { v, id } = items[0] as { v: ServedVersion; id: string };
@@ -157,12 +178,4 @@ export function decodeResult(v: ServedVersion, raw: Buffer | null): DatasetResul
     else features[c] = { name: col.name, type: col.type, value: null, status: values ? 'NULL_VALUE' : 'NOT_FOUND' };
   }
   return new DatasetResult(v.config.name, v.versionString, raw !== null, features, null);
-}
-
-function withDeadline<T>(p: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new MaltError('STORE_UNAVAILABLE', `Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -36,14 +36,17 @@ export class VersionTracker {
   private readonly store: SnapshotStore;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | null = null;
-  private listeners: ((dataset: string, version: number) => void)[] = [];
+  /** A refresh was asked for while one ran (it may have read the pointers before the flip). */
+  private again = false;
+  private lastError: string | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly subscriber: Redis,
     private readonly keys: KeyLayout,
     private readonly datasets: readonly DatasetConfig[],
     private readonly pollMs: number,
+    private readonly log: (msg: string) => void = () => undefined,
   ) {
     this.store = new SnapshotStore(redis, keys);
   }
@@ -64,14 +67,21 @@ export class VersionTracker {
     return this.served.get(dataset);
   }
 
-  onChange(listener: (dataset: string, version: number) => void): void {
-    this.listeners.push(listener);
-  }
-
-  /** Re-reads every current pointer (one round trip) and loads manifests of changed ones. */
+  /**
+   * Re-reads every current pointer (one round trip) and loads manifests of changed ones. A call
+   * made while a refresh runs is answered by one more refresh right after it.
+   */
   refreshAll(): Promise<void> {
-    if (this.refreshing) return this.refreshing;
-    this.refreshing = this.doRefresh().finally(() => {
+    if (this.refreshing) {
+      this.again = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.again = false;
+        await this.doRefresh();
+      } while (this.again);
+    })().finally(() => {
       this.refreshing = null;
     });
     return this.refreshing;
@@ -81,24 +91,35 @@ export class VersionTracker {
     const names = this.datasets.map((d) => d.name);
     const pointers = await this.store.currentPointers(names);
     for (let i = 0; i < names.length; i++) {
-      const pointer = pointers[i] ?? null;
       const config = this.datasets[i] as DatasetConfig;
-      const parsed = parseVersionPointer(pointer);
-      if (pointer === null || parsed === null) {
-        this.served.delete(config.name);
-        continue;
+      try {
+        await this.refreshOne(config, pointers[i] ?? null);
+      } catch (err) {
+        // One dataset's trouble does not stop the others; the next poll retries it.
+        const msg = `version tracker: cannot refresh ${config.name}: ${(err as Error).message}`;
+        if (msg !== this.lastError) this.log(msg);
+        this.lastError = msg;
       }
-      if (this.served.get(config.name)?.pointer === pointer) continue;
-      const manifest = await this.store.manifest(config.name, parsed.id);
-      if (!manifest || manifest.uid !== parsed.uid) {
-        // Pointer and manifest disagree (reclaimed or reset under us): stop serving stale data.
-        this.served.delete(config.name);
-        continue;
-      }
-      const dictionary = config.kind === 'features' ? await this.store.dictionary(config.name, parsed.id) : [];
-      this.served.set(config.name, this.view(config, manifest, pointer, dictionary));
-      for (const l of this.listeners) l(config.name, parsed.id);
     }
+  }
+
+  private async refreshOne(config: DatasetConfig, pointer: string | null): Promise<void> {
+    const parsed = parseVersionPointer(pointer);
+    if (pointer === null || parsed === null) {
+      this.served.delete(config.name);
+      return;
+    }
+    if (this.served.get(config.name)?.pointer === pointer) return;
+    const manifest = await this.store.manifest(config.name, parsed.id);
+    if (!manifest || manifest.uid !== parsed.uid || manifest.state !== 'published') {
+      // Pointer and manifest disagree (reclaimed or reset under us): stop serving stale data.
+      this.log(`version tracker: ${config.name} points at version ${parsed.id}, which is not a published version here; not serving it`);
+      this.served.delete(config.name);
+      return;
+    }
+    const dictionary = config.kind === 'features' ? await this.store.dictionary(config.name, parsed.id) : [];
+    this.served.set(config.name, this.view(config, manifest, pointer, dictionary));
+    this.log(`serving ${config.name} version ${parsed.id}`);
   }
 
   private view(config: DatasetConfig, manifest: VersionManifest, pointer: string, dictionary: readonly string[]): ServedVersion {

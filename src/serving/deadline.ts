@@ -1,0 +1,24 @@
+/**
+ * Bounds a promise by a deadline: past it the caller gets STORE_UNAVAILABLE (the work itself
+ * cannot be cancelled; callers bound how much of it may be outstanding).
+ */
+import { MaltError, toMaltError } from '../errors.js';
+
+export function withDeadline<T>(p: Promise<T>, timeoutMs: number, what = 'Redis'): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new MaltError('STORE_UNAVAILABLE', `${what} did not answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([p.catch((err: unknown) => Promise.reject(toMaltError(err))), timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Shares one in-flight call among concurrent callers (health checks, pointer polls). */
+export function singleFlight<T>(fn: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | null = null;
+  return () => {
+    running ??= fn().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * HTTP dataset routes: what each dataset serves, its versions, and rollback (an admin call:
+ * with serving.admin_token set it needs `Authorization: Bearer <token>`; without one it is only
+ * allowed when the server listens on loopback). Redis work here is bounded by a deadline too.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { MaltConfig } from '../config.js';
+import { MaltError } from '../errors.js';
+import type { SnapshotStore, VersionManifest } from '../store/snapshot-store.js';
+import { withDeadline } from './deadline.js';
+import { datasetsSchema } from './http-schemas.js';
+import type { VersionTracker } from './version-tracker.js';
+
+function manifestJson(m: VersionManifest, current: number | null): Record<string, unknown> {
+  return {
+    version: String(m.id), state: m.state, current: m.id === current, rows: m.rows, rejected: m.rejected,
+    rejected_reasons: m.rejectedReasons, duplicates: m.duplicates, source_fingerprint: m.fingerprint,
+    source_files: m.sourceFiles, source_bytes: m.sourceBytes, loaded_at: m.loadedAt, published_at: m.publishedAt,
+    duration_ms: m.durationMs, ...(m.rolledBackAt ? { rolled_back_at: m.rolledBackAt } : {}), ...(m.error ? { error: m.error } : {}),
+  };
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+function checkAdmin(config: MaltConfig, req: FastifyRequest): void {
+  const token = config.serving.adminToken;
+  if (token === null) {
+    if (LOOPBACK.has(config.serving.host)) return;
+    throw new MaltError('ADMIN_DISABLED', 'rollback over HTTP is off on a server listening beyond loopback; set serving.admin_token (or MALT_ADMIN_TOKEN), or use `malt rollback`');
+  }
+  const given = Buffer.from(String(req.headers.authorization ?? ''));
+  const wanted = Buffer.from(`Bearer ${token}`);
+  if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
+    throw new MaltError('UNAUTHENTICATED', 'rollback needs the header Authorization: Bearer <serving.admin_token>');
+  }
+}
+
+/** `to` from the rollback body: absent, a positive integer, or a decimal string of one. */
+function rollbackTarget(body: unknown): number | undefined {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body !== 'object' || Array.isArray(body)) throw new MaltError('INVALID_ARGUMENT', 'body must be a JSON object like {"to": "3"}');
+  const extra = Object.keys(body).filter((k) => k !== 'to');
+  if (extra.length > 0) throw new MaltError('INVALID_ARGUMENT', `unknown field(s) ${extra.join(', ')}; the body is {"to": "<version>"}`);
+  const raw = (body as { to?: unknown }).to;
+  if (raw === undefined || raw === null) return undefined;
+  const ok = (typeof raw === 'number' && Number.isSafeInteger(raw) && raw > 0) || (typeof raw === 'string' && /^[1-9]\d{0,15}$/.test(raw));
+  if (!ok) throw new MaltError('INVALID_ARGUMENT', `"to" must be a version id (a positive integer), got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
+export function registerDatasetRoutes(app: FastifyInstance, config: MaltConfig, tracker: VersionTracker, store: SnapshotStore): void {
+  // Admin and listing calls read several keys; give them a few request timeouts, at least 1 s.
+  const deadlineMs = Math.max(1000, config.serving.requestTimeoutMs * 4);
+  const known = (name: string): void => {
+    if (!config.datasets.some((d) => d.name === name)) throw new MaltError('DATASET_NOT_FOUND', `unknown dataset ${JSON.stringify(name)}`);
+  };
+
+  app.get('/v1/datasets', { schema: datasetsSchema.list }, async () => ({
+    datasets: config.datasets.map((d) => {
+      const v = tracker.get(d.name);
+      return {
+        name: d.name, kind: d.kind, key: d.key, source: d.source.uri,
+        current_version: v ? v.versionString : null, serving_since: v?.since ?? null, loaded_at: v?.manifest.loadedAt ?? null,
+        rows: v?.manifest.rows ?? null, source_fingerprint: v?.manifest.fingerprint ?? null,
+        columns: v ? v.columns.map((c) => ({ name: c.name, type: c.type })) : null,
+      };
+    }),
+  }));
+
+  app.get<{ Params: { name: string } }>('/v1/datasets/:name/versions', { schema: datasetsSchema.versions }, async (req) => {
+    known(req.params.name);
+    const [current, versions] = await withDeadline(Promise.all([store.currentVersionId(req.params.name), store.listVersions(req.params.name)]), deadlineMs);
+    return { dataset: req.params.name, current_version: current === null ? null : String(current), versions: versions.map((m) => manifestJson(m, current)) };
+  });
+
+  app.post<{ Params: { name: string }; Body: unknown }>('/v1/datasets/:name/rollback', { schema: datasetsSchema.rollback }, async (req) => {
+    known(req.params.name);
+    checkAdmin(config, req);
+    const to = rollbackTarget(req.body);
+    const res = await withDeadline(store.rollback(req.params.name, to), deadlineMs);
+    // This replica serves the rolled-back version before it answers.
+    await withDeadline(tracker.refreshAll(), deadlineMs);
+    return { dataset: req.params.name, from_version: res.from === null ? null : String(res.from), to_version: String(res.to) };
+  });
+}
