@@ -148,6 +148,20 @@ function str(obj: Obj, key: string, where: string, p: Problems, required: boolea
   return v;
 }
 
+function parseChecks(raw: unknown, where: string, p: Problems): DatasetChecks {
+  const checks = raw ?? {};
+  if (!isObj(checks)) {
+    p.add(`${where}.checks`, 'must be a mapping');
+    return { minRows: DEFAULTS.minRows, maxRejectedFraction: DEFAULTS.maxRejectedFraction, maxRowDropFraction: null };
+  }
+  checkKeys(checks, ['min_rows', 'max_rejected_fraction', 'max_row_drop_fraction'], `${where}.checks`, p);
+  return {
+    minRows: int(checks, 'min_rows', `${where}.checks`, DEFAULTS.minRows, 0, Number.MAX_SAFE_INTEGER, p),
+    maxRejectedFraction: fraction(checks, 'max_rejected_fraction', `${where}.checks`, DEFAULTS.maxRejectedFraction, p) ?? 0,
+    maxRowDropFraction: fraction(checks, 'max_row_drop_fraction', `${where}.checks`, null, p),
+  };
+}
+
 const DATASET_KEYS = ['name', 'kind', 'source', 'key', 'columns', 'defaults', 'keep_versions', 'segment_column', 'checks'] as const;
 
 function parseDataset(raw: unknown, i: number, baseDir: string, p: Problems): DatasetConfig | null {
@@ -199,15 +213,7 @@ function parseDataset(raw: unknown, i: number, baseDir: string, p: Problems): Da
   if (kind === 'segments' && columns !== null) p.add(`${where}.columns`, 'segments datasets use segment_column, not columns');
   const keepVersions = int(raw, 'keep_versions', where, DEFAULTS.keepVersions, 2, 100, p);
 
-  const checksRaw = raw['checks'] ?? {};
-  const checksObj = isObj(checksRaw) ? checksRaw : {};
-  if (!isObj(checksRaw)) p.add(`${where}.checks`, 'must be a mapping');
-  checkKeys(checksObj, ['min_rows', 'max_rejected_fraction', 'max_row_drop_fraction'], `${where}.checks`, p);
-  const checks: DatasetChecks = {
-    minRows: int(checksObj, 'min_rows', `${where}.checks`, DEFAULTS.minRows, 0, Number.MAX_SAFE_INTEGER, p),
-    maxRejectedFraction: fraction(checksObj, 'max_rejected_fraction', `${where}.checks`, DEFAULTS.maxRejectedFraction, p) ?? 0,
-    maxRowDropFraction: fraction(checksObj, 'max_row_drop_fraction', `${where}.checks`, null, p),
-  };
+  const checks = parseChecks(raw['checks'], where, p);
 
   if (name === null || key === null || uri === null) return null;
   const resolvedUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) ? uri : path.resolve(baseDir, uri);
@@ -242,77 +248,53 @@ export interface LoadConfigOptions {
   baseDir?: string;
 }
 
-/** Parses and validates the whole config; throws CONFIG_INVALID listing every problem. */
-export function loadConfig(options: LoadConfigOptions = {}): MaltConfig {
-  const env = options.env ?? process.env;
-  const p = new Problems();
-  let doc: unknown = options.document;
-  let configPath: string | null = null;
-  if (doc === undefined) {
-    configPath = path.resolve(options.path ?? env['MALT_CONFIG'] ?? './malt.yaml');
-    if (!existsSync(configPath)) throw new MaltError('CONFIG_INVALID', `config file not found: ${configPath} (set MALT_CONFIG or create malt.yaml; see docs/configuration.md)`);
-    try {
-      doc = parseYaml(readFileSync(configPath, 'utf8'));
-    } catch (err) {
-      throw new MaltError('CONFIG_INVALID', `config file ${configPath} is not valid YAML: ${(err as Error).message}`);
-    }
+function readDocument(options: LoadConfigOptions, env: NodeJS.ProcessEnv): { doc: unknown; configPath: string | null } {
+  if (options.document !== undefined) return { doc: options.document, configPath: null };
+  const configPath = path.resolve(options.path ?? env['MALT_CONFIG'] ?? './malt.yaml');
+  if (!existsSync(configPath)) throw new MaltError('CONFIG_INVALID', `config file not found: ${configPath} (set MALT_CONFIG or create malt.yaml; see docs/configuration.md)`);
+  try {
+    return { doc: parseYaml(readFileSync(configPath, 'utf8')), configPath };
+  } catch (err) {
+    throw new MaltError('CONFIG_INVALID', `config file ${configPath} is not valid YAML: ${(err as Error).message}`);
   }
-  const baseDir = options.baseDir ?? (configPath ? path.dirname(configPath) : process.cwd());
-  const root: Obj = isObj(doc) ? doc : {};
-  if (!isObj(doc)) p.add('(root)', 'must be a mapping with a datasets list');
-  checkKeys(root, ['redis', 'serving', 'cache', 'loader', 'datasets'], '(root)', p);
+}
 
-  const redisRaw = section(root, 'redis', ['url', 'key_prefix', 'embedded_dir'], p);
-  const servingRaw = section(root, 'serving', ['host', 'http_port', 'grpc_port', 'request_timeout_ms', 'max_batch_size', 'max_body_bytes', 'version_poll_ms', 'max_pending_reads', 'admin_token'], p);
-  const cacheRaw = section(root, 'cache', ['max_bytes', 'negative_ttl_ms'], p);
-  const loaderRaw = section(root, 'loader', ['batch_rows', 'max_batches_in_flight', 'lock_ttl_ms', 'reclaim_grace_ms'], p);
+function parseRedis(root: Obj, env: NodeJS.ProcessEnv, baseDir: string, p: Problems): MaltConfig['redis'] {
+  const raw = section(root, 'redis', ['url', 'key_prefix', 'embedded_dir'], p);
+  const url = env['REDIS_URL'] || str(raw, 'url', 'redis', p, false);
+  const keyPrefix = env['MALT_KEY_PREFIX'] || str(raw, 'key_prefix', 'redis', p, false) || DEFAULTS.keyPrefix;
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(keyPrefix)) p.add('redis.key_prefix', 'must be 1–64 characters of letters, digits, _ . : -');
+  return { url: url ?? null, keyPrefix, embeddedDir: path.resolve(baseDir, str(raw, 'embedded_dir', 'redis', p, false) ?? DEFAULTS.embeddedDir) };
+}
 
-  // Environment overrides for server settings.
-  const envNum = (name: string, target: Obj, key: string): void => {
+/** serving: the file's values with environment overrides (MALT_HTTP_PORT, MALT_GRPC_PORT, MALT_HOST, MALT_ADMIN_TOKEN). */
+function parseServing(root: Obj, env: NodeJS.ProcessEnv, p: Problems): MaltConfig['serving'] {
+  const serving: Obj = { ...section(root, 'serving', ['host', 'http_port', 'grpc_port', 'request_timeout_ms', 'max_batch_size', 'max_body_bytes', 'version_poll_ms', 'max_pending_reads', 'admin_token'], p) };
+  const envNum = (name: string, key: string): void => {
     const v = env[name];
-    if (v !== undefined && v !== '') target[key] = /^\d+$/.test(v) ? Number(v) : v;
+    if (v !== undefined && v !== '') serving[key] = /^\d+$/.test(v) ? Number(v) : v;
   };
-  const serving: Obj = { ...servingRaw };
-  envNum('MALT_HTTP_PORT', serving, 'http_port');
-  envNum('MALT_GRPC_PORT', serving, 'grpc_port');
+  envNum('MALT_HTTP_PORT', 'http_port');
+  envNum('MALT_GRPC_PORT', 'grpc_port');
   if (env['MALT_HOST']) serving['host'] = env['MALT_HOST'];
   if (env['MALT_ADMIN_TOKEN']) serving['admin_token'] = env['MALT_ADMIN_TOKEN'];
-  const redisUrl = env['REDIS_URL'] || str(redisRaw, 'url', 'redis', p, false);
-  const keyPrefix = env['MALT_KEY_PREFIX'] || str(redisRaw, 'key_prefix', 'redis', p, false) || DEFAULTS.keyPrefix;
-  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(keyPrefix)) p.add('redis.key_prefix', 'must be 1–64 characters of letters, digits, _ . : -');
+  return {
+    host: str(serving, 'host', 'serving', p, false) ?? DEFAULTS.host,
+    httpPort: int(serving, 'http_port', 'serving', DEFAULTS.httpPort, 0, 65535, p),
+    grpcPort: int(serving, 'grpc_port', 'serving', DEFAULTS.grpcPort, 0, 65535, p),
+    requestTimeoutMs: int(serving, 'request_timeout_ms', 'serving', DEFAULTS.requestTimeoutMs, 1, 60_000, p),
+    maxBatchSize: int(serving, 'max_batch_size', 'serving', DEFAULTS.maxBatchSize, 1, 100_000, p),
+    maxBodyBytes: int(serving, 'max_body_bytes', 'serving', DEFAULTS.maxBodyBytes, 1024, 64 * 1024 * 1024, p),
+    versionPollMs: int(serving, 'version_poll_ms', 'serving', DEFAULTS.versionPollMs, 50, 60_000, p),
+    maxPendingReads: int(serving, 'max_pending_reads', 'serving', DEFAULTS.maxPendingReads, 1, 10_000_000, p),
+    adminToken: str(serving, 'admin_token', 'serving', p, false),
+  };
+}
 
-  const datasetsRaw = root['datasets'];
-  const datasets: DatasetConfig[] = [];
-  if (!Array.isArray(datasetsRaw) || datasetsRaw.length === 0) {
-    p.add('datasets', 'must be a non-empty list');
-  } else {
-    datasetsRaw.forEach((d, i) => {
-      const parsed = parseDataset(d, i, baseDir, p);
-      if (parsed) datasets.push(parsed);
-    });
-    const seen = new Set<string>();
-    for (const d of datasetsRaw) {
-      const name = isObj(d) ? d['name'] : undefined;
-      if (typeof name !== 'string') continue;
-      if (seen.has(name)) p.add('datasets', `duplicate dataset name "${name}"`);
-      seen.add(name);
-    }
-  }
-
-  const config: MaltConfig = {
-    configPath,
-    redis: { url: redisUrl ?? null, keyPrefix, embeddedDir: path.resolve(baseDir, str(redisRaw, 'embedded_dir', 'redis', p, false) ?? DEFAULTS.embeddedDir) },
-    serving: {
-      host: str(serving, 'host', 'serving', p, false) ?? DEFAULTS.host,
-      httpPort: int(serving, 'http_port', 'serving', DEFAULTS.httpPort, 0, 65535, p),
-      grpcPort: int(serving, 'grpc_port', 'serving', DEFAULTS.grpcPort, 0, 65535, p),
-      requestTimeoutMs: int(serving, 'request_timeout_ms', 'serving', DEFAULTS.requestTimeoutMs, 1, 60_000, p),
-      maxBatchSize: int(serving, 'max_batch_size', 'serving', DEFAULTS.maxBatchSize, 1, 100_000, p),
-      maxBodyBytes: int(serving, 'max_body_bytes', 'serving', DEFAULTS.maxBodyBytes, 1024, 64 * 1024 * 1024, p),
-      versionPollMs: int(serving, 'version_poll_ms', 'serving', DEFAULTS.versionPollMs, 50, 60_000, p),
-      maxPendingReads: int(serving, 'max_pending_reads', 'serving', DEFAULTS.maxPendingReads, 1, 10_000_000, p),
-      adminToken: str(serving, 'admin_token', 'serving', p, false),
-    },
+function parseCacheAndLoader(root: Obj, p: Problems): Pick<MaltConfig, 'cache' | 'loader'> {
+  const cacheRaw = section(root, 'cache', ['max_bytes', 'negative_ttl_ms'], p);
+  const loaderRaw = section(root, 'loader', ['batch_rows', 'max_batches_in_flight', 'lock_ttl_ms', 'reclaim_grace_ms'], p);
+  return {
     cache: {
       // 0 disables the cache; there is no unbounded setting.
       maxBytes: int(cacheRaw, 'max_bytes', 'cache', DEFAULTS.cacheMaxBytes, 0, 64 * 1024 ** 3, p),
@@ -324,7 +306,45 @@ export function loadConfig(options: LoadConfigOptions = {}): MaltConfig {
       lockTtlMs: int(loaderRaw, 'lock_ttl_ms', 'loader', DEFAULTS.loaderLockTtlMs, 1000, 3_600_000, p),
       reclaimGraceMs: int(loaderRaw, 'reclaim_grace_ms', 'loader', DEFAULTS.loaderReclaimGraceMs, 0, 86_400_000, p),
     },
-    datasets,
+  };
+}
+
+function parseDatasets(root: Obj, baseDir: string, p: Problems): DatasetConfig[] {
+  const raw = root['datasets'];
+  if (!Array.isArray(raw) || raw.length === 0) {
+    p.add('datasets', 'must be a non-empty list');
+    return [];
+  }
+  const datasets: DatasetConfig[] = [];
+  raw.forEach((d, i) => {
+    const parsed = parseDataset(d, i, baseDir, p);
+    if (parsed) datasets.push(parsed);
+  });
+  const seen = new Set<string>();
+  for (const d of raw) {
+    const name = isObj(d) ? d['name'] : undefined;
+    if (typeof name !== 'string') continue;
+    if (seen.has(name)) p.add('datasets', `duplicate dataset name "${name}"`);
+    seen.add(name);
+  }
+  return datasets;
+}
+
+/** Parses and validates the whole config; throws CONFIG_INVALID listing every problem. */
+export function loadConfig(options: LoadConfigOptions = {}): MaltConfig {
+  const env = options.env ?? process.env;
+  const p = new Problems();
+  const { doc, configPath } = readDocument(options, env);
+  const baseDir = options.baseDir ?? (configPath ? path.dirname(configPath) : process.cwd());
+  const root: Obj = isObj(doc) ? doc : {};
+  if (!isObj(doc)) p.add('(root)', 'must be a mapping with a datasets list');
+  checkKeys(root, ['redis', 'serving', 'cache', 'loader', 'datasets'], '(root)', p);
+  const config: MaltConfig = {
+    configPath,
+    redis: parseRedis(root, env, baseDir, p),
+    serving: parseServing(root, env, p),
+    ...parseCacheAndLoader(root, p),
+    datasets: parseDatasets(root, baseDir, p),
   };
   if (p.list.length > 0) {
     throw new MaltError('CONFIG_INVALID', `invalid configuration${configPath ? ` in ${configPath}` : ''} (${p.list.length} problem${p.list.length > 1 ? 's' : ''}):\n  - ${p.list.join('\n  - ')}`, p.list);

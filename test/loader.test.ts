@@ -1,4 +1,5 @@
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { fingerprint, resolveSourceFiles } from '../src/loaders/parquet-files.js';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ServingApp } from '../src/app.js';
@@ -126,6 +127,21 @@ describe('loading Parquet into a snapshot version', () => {
     expect(await load(cfg, 'skip', true)).toMatchObject({ status: 'published', version: 2, previousVersion: 1 });
     writePlayers(file, ROWS.slice(0, 2));
     expect(await load(cfg, 'skip')).toMatchObject({ status: 'published', version: 3, rows: 2 });
+  });
+
+  it('tells apart a same-size rewrite with the same mtime (the Parquet footer is part of the fingerprint)', () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'same.parquet');
+    writePlayers(file, [{ ...ROWS[0]!, ltv: 1 }]);
+    utimesSync(file, 1_700_000_000, 1_700_000_000);
+    const before = resolveSourceFiles(file);
+    const fpBefore = fingerprint(before, {});
+    writePlayers(file, [{ ...ROWS[0]!, ltv: -999 }]);
+    utimesSync(file, 1_700_000_000, 1_700_000_000);
+    const after = resolveSourceFiles(file);
+    expect(after[0]!.size).toBe(before[0]!.size);
+    expect(after[0]!.mtimeMs).toBe(before[0]!.mtimeMs);
+    expect(fingerprint(after, {})).not.toBe(fpBefore);
   });
 
   it('records the load report on the version: fingerprint, rows, rejects, duplicates, timings', async () => {

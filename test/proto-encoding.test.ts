@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DatasetResult, type Feature } from '../src/serving/dataset-result.js';
 import { loadServingPackage } from '../src/serving/grpc-server.js';
 import { encodeEntityResult, encodeRepeated } from '../src/serving/proto-encoding.js';
+import { referenceProto } from './support/proto-reference.js';
 
 interface MethodDef { responseSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown }
 const service = loadServingPackage()['malt.v1.Serving'] as unknown as Record<string, MethodDef>;
@@ -30,7 +31,7 @@ const features: Feature[] = [
 describe('pre-encoded protobuf responses', () => {
   it('decode to exactly what the generic proto-loader encoding of the same result decodes to', () => {
     const results = [new DatasetResult('pf', '17', true, features, null), new DatasetResult('other', '3', false, [], null)];
-    const viaLoader = get.responseDeserialize(get.responseSerialize({ entity_id: 'p_1', datasets: results.map((r) => r.toProto()) }));
+    const viaLoader = get.responseDeserialize(get.responseSerialize({ entity_id: 'p_1', datasets: results.map(referenceProto) }));
     const viaBytes = get.responseDeserialize(encodeEntityResult('p_1', results.map((r) => r.toProtoBytes())));
     expect(viaBytes).toEqual(viaLoader);
     const decoded = viaBytes as { datasets: { features: Record<string, { value: Record<string, unknown> | null; status: string }> }[] };

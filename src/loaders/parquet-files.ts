@@ -3,7 +3,7 @@
  * and fingerprints that file set (paths + sizes + mtimes) so an unchanged source can be skipped.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, readdirSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { MaltError } from '../errors.js';
 
@@ -109,10 +109,35 @@ export function resolveSourceFiles(uri: string): SourceFile[] {
   });
 }
 
-/** sha256 over the file set and the dataset declaration (a changed declaration means a reload). */
+/** The Parquet footer (schema, row groups, column statistics), or the last bytes of a non-Parquet file. */
+function footerBytes(file: string, size: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const tail = Buffer.alloc(Math.min(8, size));
+    readSync(fd, tail, 0, tail.length, size - tail.length);
+    const len = tail.length === 8 && tail.toString('latin1', 4) === 'PAR1' ? tail.readUInt32LE(0) : 0;
+    if (len <= 0 || len + 8 > size || len > MAX_FOOTER_BYTES) return tail;
+    const footer = Buffer.alloc(len);
+    readSync(fd, footer, 0, len, size - 8 - len);
+    return footer;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const MAX_FOOTER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * sha256 over the dataset declaration (a changed declaration means a reload) and, per file,
+ * its path, size, mtime and Parquet footer: the footer's row-group statistics tell apart a
+ * rewrite of the same size within the file system's timestamp granularity.
+ */
 export function fingerprint(files: readonly SourceFile[], declaration: unknown): string {
   const h = createHash('sha256');
   h.update(JSON.stringify(declaration));
-  for (const f of files) h.update(`\n${f.path}\t${f.size}\t${f.mtimeMs}`);
+  for (const f of files) {
+    h.update(`\n${f.path}\t${f.size}\t${f.mtimeMs}\t`);
+    h.update(footerBytes(f.path, f.size));
+  }
   return `sha256:${h.digest('hex').slice(0, 32)}`;
 }

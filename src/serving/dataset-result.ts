@@ -1,7 +1,7 @@
 /**
  * The answer for one entity in one dataset version, decoded once from Redis and cached. It
- * renders itself for each transport lazily and memoises the rendering, so a cache hit costs a
- * string concatenation (HTTP) or an object reuse (gRPC), not a decode.
+ * renders itself for each transport lazily and memoises the rendering (JSON text for HTTP,
+ * protobuf bytes for gRPC), so a cache hit costs a concatenation, not a decode or an encode.
  */
 import type { ColumnType, TypedValue } from '../column-types.js';
 import { encodeDatasetResult } from './proto-encoding.js';
@@ -15,22 +15,8 @@ export interface Feature {
   readonly status: FieldStatus;
 }
 
-/** Proto-shaped objects for @grpc/proto-loader (keepCase, longs as strings). */
-export interface ProtoFeature {
-  value?: Record<string, unknown>;
-  status: FieldStatus;
-}
-
-export interface ProtoDatasetResult {
-  dataset: string;
-  version: string;
-  found: boolean;
-  features: Record<string, ProtoFeature>;
-}
-
 export class DatasetResult {
   private json: string | undefined;
-  private proto: ProtoDatasetResult | undefined;
   private protoBytes: Buffer | undefined;
 
   constructor(
@@ -71,17 +57,6 @@ export class DatasetResult {
     this.protoBytes ??= encodeDatasetResult(this.dataset, this.version, this.found, this.features);
     return this.protoBytes;
   }
-
-  toProto(): ProtoDatasetResult {
-    if (this.proto === undefined) {
-      const features: Record<string, ProtoFeature> = {};
-      for (const f of this.features) {
-        features[f.name] = f.value === null ? { status: f.status } : { value: protoValue(f.type, f.value), status: f.status };
-      }
-      this.proto = { dataset: this.dataset, version: this.version, found: this.found, features };
-    }
-    return this.proto;
-  }
 }
 
 function valueBytes(v: TypedValue | null): number {
@@ -107,20 +82,5 @@ export function jsonValue(type: ColumnType, v: TypedValue | null): string {
     case 'timestamp': return `"${formatTimestamp(v as number)}"`;
     case 'double': return Number.isFinite(v) ? String(v) : `"${String(v)}"`;
     default: return JSON.stringify(v);
-  }
-}
-
-export function protoValue(type: ColumnType, v: TypedValue): Record<string, unknown> {
-  switch (type) {
-    case 'double': return { double_value: v };
-    case 'int64': return { int64_value: v };
-    case 'string': return { string_value: v };
-    case 'bool': return { bool_value: v };
-    case 'timestamp': {
-      const micros = v as number;
-      const seconds = Math.floor(micros / 1_000_000);
-      return { timestamp_value: { seconds: String(seconds), nanos: (micros - seconds * 1_000_000) * 1000 } };
-    }
-    case 'string_list': return { string_list_value: { values: v } };
   }
 }

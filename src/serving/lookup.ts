@@ -82,7 +82,7 @@ export class Lookup {
         i++;
       }
     }
-    if (misses) this.fetchMisses(misses, cells, timeoutMs);
+    if (misses) this.fetchMisses(misses, cells);
     const resolved = waiting ? await withDeadline(Promise.all(cells), timeoutMs) : (cells as DatasetResult[]);
     const out: EntityResult[] = new Array(entityIds.length);
     for (let e = 0; e < entityIds.length; e++) {
@@ -102,7 +102,7 @@ export class Lookup {
   }
 
   /** Issues one pipeline for all misses; each miss's promise is shared with concurrent requests. */
-  private fetchMisses(misses: { key: string; v: ServedVersion; id: string; index: number }[], cells: (DatasetResult | Promise<DatasetResult>)[], timeoutMs: number): void {
+  private fetchMisses(misses: { key: string; v: ServedVersion; id: string; index: number }[], cells: (DatasetResult | Promise<DatasetResult>)[]): void {
     // Dedupe within the request (the same entity twice in one batch).
     const unique = new Map<string, { v: ServedVersion; id: string }>();
     for (const m of misses) unique.set(m.key, m);

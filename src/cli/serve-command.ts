@@ -1,0 +1,72 @@
+/**
+ * `malt serve` and `malt demo` (the quick start: sample lake → embedded Redis → load → serve).
+ */
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { startServing } from '../app.js';
+import { type MaltConfig, loadConfig } from '../config.js';
+import { startEmbeddedRedis } from '../redis/embedded-redis.js';
+import { sampleConfigDocument, samplePlayerId, writeSampleLake } from '../sample/sample-lake.js';
+import { action, config, configOption, log } from './cli-support.js';
+import { runLoad } from './load-command.js';
+
+function printCalls(httpPort: number, grpcPort: number, host: string): void {
+  const id = samplePlayerId(42);
+  const h = `http://${host}:${httpPort}`;
+  console.log(`
+malt is serving. Try:
+
+  curl -s ${h}/v1/entities/${id}
+  curl -s '${h}/v1/entities/${id}?datasets=player_features,player_segments'
+  curl -s -X POST ${h}/v1/entities/batch -H 'content-type: application/json' -d '{"entity_ids":["${id}","${samplePlayerId(7)}","nobody"]}'
+  curl -s ${h}/v1/entities/${id}/segments
+  curl -s ${h}/v1/entities/${id}/segments/lapsed_7d
+  curl -s ${h}/v1/datasets
+  open ${h}/docs for the OpenAPI UI
+
+gRPC (${host}:${grpcPort}, reflection enabled):
+
+  npx malt get ${id} --addr ${host}:${grpcPort}
+  npx malt get ${id} --addr ${host}:${grpcPort} --segments player_segments
+  grpcurl -plaintext -d '{"entity_id":"${id}"}' ${host}:${grpcPort} malt.v1.Serving/Get   # if you have grpcurl
+
+Press Ctrl+C to stop (the embedded Redis keeps its data under .malt/redis).
+`);
+}
+
+async function serveUntilSignal(cfg: MaltConfig, demo: boolean, afterClose: () => Promise<void> = async () => undefined): Promise<void> {
+  const app = await startServing(cfg, { log });
+  log(`HTTP on http://${cfg.serving.host}:${app.httpPort}, gRPC on ${cfg.serving.host}:${app.grpcPort}`);
+  if (demo) printCalls(app.httpPort, app.grpcPort, cfg.serving.host);
+  const shutdown = (signal: string): void => {
+    log(`${signal}: shutting down`);
+    app.close().then(afterClose).then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+export function registerServe(program: Command): void {
+  program.command('serve').description('start the HTTP and gRPC servers').addOption(configOption())
+    .action(action(async (opts: { config?: string }) => serveUntilSignal(config(opts), false)));
+
+  program.command('demo').description('the quick start: write the sample lake under .malt/, load it into the embedded Redis, serve it')
+    .option('--players <n>', 'number of players', '100000')
+    .action(action(async (opts: { players: string }) => {
+      const lake = path.resolve('.malt/lake');
+      if (!existsSync(path.join(lake, 'player_features'))) {
+        log(`writing the sample lake to ${lake}`);
+        writeSampleLake({ dir: lake, players: Number(opts.players) });
+      }
+      const cfg = loadConfig({ document: sampleConfigDocument(lake), baseDir: process.cwd() });
+      // One embedded redis-server for the load and the server that follows it.
+      const embedded = cfg.redis.url ? null : await startEmbeddedRedis(cfg.redis.embeddedDir, log);
+      const stopEmbedded = async (): Promise<void> => embedded?.stop();
+      if (!(await runLoad(cfg, [], false))) {
+        await stopEmbedded();
+        process.exit(1);
+      }
+      await serveUntilSignal(cfg, true, stopEmbedded);
+    }));
+}

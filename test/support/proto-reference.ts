@@ -1,0 +1,27 @@
+/**
+ * The straightforward object form of a DatasetResult for @grpc/proto-loader (keepCase, longs as
+ * strings): the reference the hand-rolled encoder (src/serving/proto-encoding.ts) is checked against.
+ */
+import type { ColumnType, TypedValue } from '../../src/column-types.js';
+import type { DatasetResult } from '../../src/serving/dataset-result.js';
+
+function protoValue(type: ColumnType, v: TypedValue): Record<string, unknown> {
+  switch (type) {
+    case 'double': return { double_value: v };
+    case 'int64': return { int64_value: v };
+    case 'string': return { string_value: v };
+    case 'bool': return { bool_value: v };
+    case 'timestamp': {
+      const micros = v as number;
+      const seconds = Math.floor(micros / 1_000_000);
+      return { timestamp_value: { seconds: String(seconds), nanos: (micros - seconds * 1_000_000) * 1000 } };
+    }
+    case 'string_list': return { string_list_value: { values: v } };
+  }
+}
+
+export function referenceProto(r: DatasetResult): Record<string, unknown> {
+  const features: Record<string, unknown> = {};
+  for (const f of r.features) features[f.name] = f.value === null ? { status: f.status } : { value: protoValue(f.type, f.value), status: f.status };
+  return { dataset: r.dataset, version: r.version, found: r.found, features };
+}
