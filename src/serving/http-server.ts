@@ -77,9 +77,13 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
-  app.addHook('onRequest', async (_req, reply) => {
-    if (deps.isClosing()) return sendError(reply, new MaltError('SHUTTING_DOWN', 'server is shutting down'));
-    return undefined;
+  // A callback-style hook: no promise per request on the hot path.
+  app.addHook('onRequest', (_req, reply, done) => {
+    if (deps.isClosing()) {
+      sendError(reply, new MaltError('SHUTTING_DOWN', 'server is shutting down'));
+      return;
+    }
+    done();
   });
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = fromFastifyError(err);
