@@ -37,8 +37,9 @@ describe('atomic publish', () => {
         for (const r of results) {
           const d = r.datasets[0]!;
           if (!d.found) problems.push(`${r.entityId} missing in version ${d.version}`);
-          const gen = d.features.find((f) => f.name === 'gen')!.value as string;
-          const label = d.features.find((f) => f.name === 'label')!.value as string;
+          const features = d.toObject().features;
+          const gen = features['gen']!.value as string;
+          const label = features['label']!.value as string;
           gens.add(gen);
           if (label !== `${r.entityId}@${gen}`) problems.push(`${r.entityId}: label ${label} does not match gen ${gen}`);
         }

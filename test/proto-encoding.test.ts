@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DatasetResult, type Feature } from '../src/serving/dataset-result.js';
 import { loadServingPackage } from '../src/serving/grpc-server.js';
-import { encodeEntityResult, encodeRepeated } from '../src/serving/proto-encoding.js';
+import { encodeBatchGetResponse, encodeEntityResult } from '../src/serving/proto-encoding.js';
 import { referenceProto } from './support/proto-reference.js';
 
 interface MethodDef { responseSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown }
@@ -30,9 +30,10 @@ const features: Feature[] = [
 
 describe('pre-encoded protobuf responses', () => {
   it('decode to exactly what the generic proto-loader encoding of the same result decodes to', () => {
-    const results = [new DatasetResult('pf', '17', true, features, null), new DatasetResult('other', '3', false, [], null)];
-    const viaLoader = get.responseDeserialize(get.responseSerialize({ entity_id: 'p_1', datasets: results.map(referenceProto) }));
-    const viaBytes = get.responseDeserialize(encodeEntityResult('p_1', results.map((r) => r.toProtoBytes())));
+    const inputs = [{ dataset: 'pf', version: '17', found: true, features }, { dataset: 'other', version: '3', found: false, features: [] }];
+    const results = inputs.map((i) => DatasetResult.build(i.dataset, i.version, i.found, i.features, null));
+    const viaLoader = get.responseDeserialize(get.responseSerialize({ entity_id: 'p_1', datasets: inputs.map(referenceProto) }));
+    const viaBytes = get.responseDeserialize(encodeEntityResult('p_1', results.map((r) => r.proto)));
     expect(viaBytes).toEqual(viaLoader);
     const decoded = viaBytes as { datasets: { features: Record<string, { value: Record<string, unknown> | null; status: string }> }[] };
     expect(decoded.datasets[0]!.features['level']!.value!['int64_value']).toBe('9007199254740993');
@@ -43,10 +44,24 @@ describe('pre-encoded protobuf responses', () => {
   });
 
   it('encodes a batch response as repeated entity results in order', () => {
-    const r = new DatasetResult('pf', '1', true, features.slice(0, 3), null);
-    const entities = ['a', 'b', 'c'].map((id) => encodeEntityResult(id, [r.toProtoBytes()]));
-    const decoded = batch.responseDeserialize(encodeRepeated(entities)) as { results: { entity_id: string }[] };
-    expect(decoded.results.map((x) => x.entity_id)).toEqual(['a', 'b', 'c']);
-    expect(batch.responseDeserialize(encodeRepeated([]))).toEqual({ results: [] });
+    const r = DatasetResult.build('pf', '1', true, features.slice(0, 3), null);
+    const ids = ['a', 'b', 'Ünïcode-ß', 'x'.repeat(300)];
+    const decoded = batch.responseDeserialize(encodeBatchGetResponse(ids.map((entityId) => ({ entityId, datasets: [r.proto, r.proto] })))) as { results: { entity_id: string; datasets: unknown[] }[] };
+    expect(decoded.results.map((x) => x.entity_id)).toEqual(ids);
+    expect(decoded.results.every((x) => x.datasets.length === 2)).toBe(true);
+    const viaLoader = batch.responseDeserialize(batch.responseSerialize({ results: ids.map((entity_id) => ({ entity_id, datasets: [referenceProto({ dataset: 'pf', version: '1', found: true, features: features.slice(0, 3) })] })) }));
+    expect(batch.responseDeserialize(encodeBatchGetResponse(ids.map((entityId) => ({ entityId, datasets: [r.proto] }))))).toEqual(viaLoader);
+    expect(batch.responseDeserialize(encodeBatchGetResponse([]))).toEqual({ results: [] });
+  });
+
+  it('renders the same JSON as the documented HTTP shape', () => {
+    const r = DatasetResult.build('pf', '17', true, features, null);
+    const o = r.toObject();
+    expect(o).toMatchObject({ dataset: 'pf', version: '17', found: true });
+    expect(o.features['level']).toEqual({ value: '9007199254740993', status: 'PRESENT' });
+    expect(o.features['last_login']).toEqual({ value: '2025-10-01T12:34:56.789123Z', status: 'PRESENT' });
+    expect(o.features['neg']).toEqual({ value: -0.001, status: 'PRESENT' });
+    expect(o.features['gone']).toEqual({ value: null, status: 'NULL_VALUE' });
+    expect(o.features['tags']).toEqual({ value: ['pvp', 'guild_leader'], status: 'PRESENT' });
   });
 });

@@ -1,7 +1,8 @@
 /**
- * The answer for one entity in one dataset version, decoded once from Redis and cached. It
- * renders itself for each transport lazily and memoises the rendering (JSON text for HTTP,
- * protobuf bytes for gRPC), so a cache hit costs a concatenation, not a decode or an encode.
+ * The answer for one entity in one dataset version, decoded once from Redis and cached as bytes:
+ * its JSON (HTTP) and its malt.v1.DatasetResult protobuf (gRPC) are rendered when it is built, so
+ * a cache hit costs a byte concatenation, not a decode or an encode, and a cache entry is three
+ * objects for the garbage collector to trace instead of a graph of decoded values.
  */
 import type { ColumnType, TypedValue } from '../column-types.js';
 import { encodeDatasetResult } from './proto-encoding.js';
@@ -16,54 +17,38 @@ export interface Feature {
 }
 
 export class DatasetResult {
-  private json: string | undefined;
-  private protoBytes: Buffer | undefined;
-
-  constructor(
+  private constructor(
     readonly dataset: string,
     readonly version: string,
     readonly found: boolean,
-    readonly features: readonly Feature[],
+    /** UTF-8 JSON of this result (one element of an entity's "datasets" array). */
+    readonly json: Buffer,
+    /** malt.v1.DatasetResult wire bytes. */
+    readonly proto: Buffer,
     /** Segments of the entity for segments datasets, sorted; null for features datasets. */
     readonly segments: readonly string[] | null,
   ) {}
 
-  /**
-   * Approximate heap bytes, for the byte-bounded cache: the decoded values plus room for the
-   * memoised JSON text and protobuf bytes (each about the JSON's length).
-   */
-  approxBytes(): number {
-    let n = 160 + this.dataset.length * 2;
-    for (const f of this.features) n += 96 + f.name.length * 2 + valueBytes(f.value);
-    if (this.segments) for (const s of this.segments) n += 40 + s.length * 2;
-    return n + 2 * this.toJson().length;
-  }
-
-  toJson(): string {
-    if (this.json === undefined) {
-      let out = `{"dataset":${JSON.stringify(this.dataset)},"version":"${this.version}","found":${this.found},"features":{`;
-      let first = true;
-      for (const f of this.features) {
-        out += `${first ? '' : ','}${JSON.stringify(f.name)}:{"value":${jsonValue(f.type, f.value)},"status":"${f.status}"}`;
-        first = false;
-      }
-      this.json = `${out}}}`;
+  static build(dataset: string, version: string, found: boolean, features: readonly Feature[], segments: readonly string[] | null): DatasetResult {
+    let out = `{"dataset":${JSON.stringify(dataset)},"version":"${version}","found":${found},"features":{`;
+    for (let i = 0; i < features.length; i++) {
+      const f = features[i]!;
+      out += `${i === 0 ? '' : ','}${JSON.stringify(f.name)}:{"value":${jsonValue(f.type, f.value)},"status":"${f.status}"}`;
     }
-    return this.json;
+    return new DatasetResult(dataset, version, found, Buffer.from(`${out}}}`), encodeDatasetResult(dataset, version, found, features), segments);
   }
 
-  /** The malt.v1.DatasetResult wire bytes, encoded once. */
-  toProtoBytes(): Buffer {
-    this.protoBytes ??= encodeDatasetResult(this.dataset, this.version, this.found, this.features);
-    return this.protoBytes;
+  /** Approximate heap bytes, for the byte-bounded cache. */
+  approxBytes(): number {
+    let n = 200 + this.dataset.length * 2 + this.json.length + this.proto.length;
+    if (this.segments) for (const s of this.segments) n += 40 + s.length * 2;
+    return n;
   }
-}
 
-function valueBytes(v: TypedValue | null): number {
-  if (v === null) return 0;
-  if (typeof v === 'string') return 40 + v.length * 2;
-  if (Array.isArray(v)) return 32 + v.reduce((n: number, s: string) => n + 40 + s.length * 2, 0);
-  return 16;
+  /** The result as a plain object (tools and tests; the serving path never parses). */
+  toObject(): { dataset: string; version: string; found: boolean; features: Record<string, { value: unknown; status: FieldStatus }> } {
+    return JSON.parse(this.json.toString('utf8'));
+  }
 }
 
 /** RFC 3339 with 3 or 6 fractional digits, as proto3 JSON renders a Timestamp. */

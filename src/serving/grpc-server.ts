@@ -10,7 +10,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { fileURLToPath } from 'node:url';
 import { MaltError, toMaltError } from '../errors.js';
 import type { EntityResult, Lookup } from './lookup.js';
-import { encodeEntityResult, encodeRepeated } from './proto-encoding.js';
+import { encodeBatchGetResponse, encodeEntityResult } from './proto-encoding.js';
 
 export const PROTO_ROOT = fileURLToPath(new URL('../../proto/', import.meta.url));
 export const SERVING_PROTO = 'malt/v1/serving.proto';
@@ -32,11 +32,16 @@ export interface GrpcServing {
   close(graceMs: number): Promise<void>;
 }
 
-/** EntityResult wire bytes from each DatasetResult's memoised encoding (see proto-encoding.ts). */
+function protoParts(r: EntityResult): { entityId: string; datasets: Buffer[] } {
+  const datasets: Buffer[] = new Array(r.datasets.length);
+  for (let i = 0; i < r.datasets.length; i++) datasets[i] = r.datasets[i]!.proto;
+  return { entityId: r.entityId, datasets };
+}
+
+/** EntityResult wire bytes from each DatasetResult's cached encoding (see proto-encoding.ts). */
 function entityBytes(r: EntityResult): Buffer {
-  const parts: Buffer[] = new Array(r.datasets.length);
-  for (let i = 0; i < r.datasets.length; i++) parts[i] = r.datasets[i]!.toProtoBytes();
-  return encodeEntityResult(r.entityId, parts);
+  const p = protoParts(r);
+  return encodeEntityResult(p.entityId, p.datasets);
 }
 
 /**
@@ -96,7 +101,7 @@ export async function startGrpc(lookup: Lookup, opts: UnaryOptions & { host: str
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   server.addService(servingDefinition(loaded.malt.v1.Serving.service), {
     Get: unary<GetReq>(opts, async (req, t) => entityBytes((await lookup.get([req.entity_id], req.datasets, t))[0] as EntityResult)),
-    BatchGet: unary<BatchReq>(opts, async (req, t) => encodeRepeated((await lookup.get(req.entity_ids, req.datasets, t)).map(entityBytes))),
+    BatchGet: unary<BatchReq>(opts, async (req, t) => encodeBatchGetResponse((await lookup.get(req.entity_ids, req.datasets, t)).map(protoParts))),
     GetSegments: unary<SegReq>(opts, async (req, t) => {
       const seg = await lookup.segments(req.entity_id, req.dataset, t);
       return { entity_id: req.entity_id, segments: seg.segments, version: seg.version, found: seg.found };

@@ -22,6 +22,7 @@ export interface EntityResult {
 
 export class Lookup {
   private readonly featureDatasets: readonly string[];
+  private readonly resolved = new Map<string, { generation: number; versions: readonly ServedVersion[] }>();
   /** Keys requested from Redis and not yet answered. */
   private pendingReads = 0;
 
@@ -35,7 +36,18 @@ export class Lookup {
   }
 
   /** Resolves dataset names (empty = every features dataset) to their served versions. */
-  resolve(names: readonly string[]): ServedVersion[] {
+  resolve(names: readonly string[]): readonly ServedVersion[] {
+    // Memoised per dataset list until a served version changes (the same few lists recur).
+    const memoKey = names.length === 0 ? '' : names.length === 1 ? (names[0] as string) : names.join('\u0000');
+    const memo = this.resolved.get(memoKey);
+    if (memo && memo.generation === this.tracker.generation) return memo.versions;
+    const versions = this.resolveNow(names);
+    if (this.resolved.size >= 256) this.resolved.clear();
+    this.resolved.set(memoKey, { generation: this.tracker.generation, versions });
+    return versions;
+  }
+
+  private resolveNow(names: readonly string[]): ServedVersion[] {
     const wanted = names.length === 0 ? this.featureDatasets : [...new Set(names)];
     const out: ServedVersion[] = [];
     for (const name of wanted) {
@@ -166,7 +178,7 @@ export function decodeResult(v: ServedVersion, raw: Buffer | null): DatasetResul
     const segments = raw === null ? [] : decodeSegments(raw.toString('utf8'));
     const col = v.columns[0]!;
     features[0] = { name: col.name, type: col.type, value: raw === null ? null : segments, status: raw === null ? 'NOT_FOUND' : 'PRESENT' };
-    return new DatasetResult(v.config.name, v.versionString, raw !== null, features, segments);
+    return DatasetResult.build(v.config.name, v.versionString, raw !== null, features, segments);
   }
   const values = raw === null ? null : (v.decoder as RowDecoder).decode(raw);
   for (let c = 0; c < v.columns.length; c++) {
@@ -177,5 +189,5 @@ export function decodeResult(v: ServedVersion, raw: Buffer | null): DatasetResul
     else if (def !== null) features[c] = { name: col.name, type: col.type, value: def, status: 'DEFAULTED' };
     else features[c] = { name: col.name, type: col.type, value: null, status: values ? 'NULL_VALUE' : 'NOT_FOUND' };
   }
-  return new DatasetResult(v.config.name, v.versionString, raw !== null, features, null);
+  return DatasetResult.build(v.config.name, v.versionString, raw !== null, features, null);
 }

@@ -131,21 +131,55 @@ export function encodeDatasetResult(dataset: string, version: string, found: boo
   return Buffer.from(w.finish());
 }
 
-/** malt.v1.EntityResult from pre-encoded DatasetResults. */
-export function encodeEntityResult(entityId: string, datasets: readonly Buffer[]): Buffer {
-  let size = Buffer.byteLength(entityId) + 6;
-  for (const d of datasets) size += d.length + 6;
-  const w = new Writer(size);
-  w.string(1, entityId);
+function varintSize(v: number): number {
+  let n = 1;
+  while (v > 0x7f) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Encoded size of an EntityResult body (without its own tag/length). */
+function entitySize(idBytes: number, datasets: readonly Buffer[]): number {
+  let n = 1 + varintSize(idBytes) + idBytes;
+  for (const d of datasets) n += 1 + varintSize(d.length) + d.length;
+  return n;
+}
+
+function writeEntity(w: Writer, entityId: string, idBytes: number, datasets: readonly Buffer[]): void {
+  w.tag(1, 2);
+  w.varint(idBytes);
+  w.pos += w.buf.write(entityId, w.pos, 'utf8');
   for (const d of datasets) w.bytes(2, d);
+}
+
+/** malt.v1.EntityResult from pre-encoded DatasetResults, in one allocation. */
+export function encodeEntityResult(entityId: string, datasets: readonly Buffer[]): Buffer {
+  const idBytes = Buffer.byteLength(entityId);
+  const w = new Writer(entitySize(idBytes, datasets));
+  writeEntity(w, entityId, idBytes, datasets);
   return w.finish();
 }
 
-/** A repeated message field (field 1) of pre-encoded messages: BatchGetResponse. */
-export function encodeRepeated(messages: readonly Buffer[]): Buffer {
-  let size = 0;
-  for (const m of messages) size += m.length + 6;
-  const w = new Writer(Math.max(size, 16));
-  for (const m of messages) w.bytes(1, m);
+/** malt.v1.BatchGetResponse (repeated EntityResult results = 1), written into one buffer. */
+export function encodeBatchGetResponse(entities: readonly { entityId: string; datasets: readonly Buffer[] }[]): Buffer {
+  const sizes: number[] = new Array(entities.length);
+  const idSizes: number[] = new Array(entities.length);
+  let total = 0;
+  for (let i = 0; i < entities.length; i++) {
+    const e = entities[i]!;
+    idSizes[i] = Buffer.byteLength(e.entityId);
+    const size = entitySize(idSizes[i]!, e.datasets);
+    sizes[i] = size;
+    total += 1 + varintSize(size) + size;
+  }
+  const w = new Writer(Math.max(total, 1));
+  for (let i = 0; i < entities.length; i++) {
+    const e = entities[i]!;
+    w.tag(1, 2);
+    w.varint(sizes[i]!);
+    writeEntity(w, e.entityId, idSizes[i]!, e.datasets);
+  }
   return w.finish();
 }

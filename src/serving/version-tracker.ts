@@ -39,6 +39,8 @@ export class VersionTracker {
   /** A refresh was asked for while one ran (it may have read the pointers before the flip). */
   private again = false;
   private lastError: string | null = null;
+  /** Bumped whenever a served version changes, so readers can memoise lookups of it. */
+  generation = 0;
 
   constructor(
     redis: Redis,
@@ -106,7 +108,7 @@ export class VersionTracker {
   private async refreshOne(config: DatasetConfig, pointer: string | null): Promise<void> {
     const parsed = parseVersionPointer(pointer);
     if (pointer === null || parsed === null) {
-      this.served.delete(config.name);
+      if (this.served.delete(config.name)) this.generation++;
       return;
     }
     if (this.served.get(config.name)?.pointer === pointer) return;
@@ -114,11 +116,12 @@ export class VersionTracker {
     if (!manifest || manifest.uid !== parsed.uid || manifest.state !== 'published') {
       // Pointer and manifest disagree (reclaimed or reset under us): stop serving stale data.
       this.log(`version tracker: ${config.name} points at version ${parsed.id}, which is not a published version here; not serving it`);
-      this.served.delete(config.name);
+      if (this.served.delete(config.name)) this.generation++;
       return;
     }
     const dictionary = config.kind === 'features' ? await this.store.dictionary(config.name, parsed.id) : [];
     this.served.set(config.name, this.view(config, manifest, pointer, dictionary));
+    this.generation++;
     this.log(`serving ${config.name} version ${parsed.id}`);
   }
 

@@ -3,7 +3,7 @@
  * strings): the reference the hand-rolled encoder (src/serving/proto-encoding.ts) is checked against.
  */
 import type { ColumnType, TypedValue } from '../../src/column-types.js';
-import type { DatasetResult } from '../../src/serving/dataset-result.js';
+import type { Feature } from '../../src/serving/dataset-result.js';
 
 function protoValue(type: ColumnType, v: TypedValue): Record<string, unknown> {
   switch (type) {
@@ -20,7 +20,7 @@ function protoValue(type: ColumnType, v: TypedValue): Record<string, unknown> {
   }
 }
 
-export function referenceProto(r: DatasetResult): Record<string, unknown> {
+export function referenceProto(r: { dataset: string; version: string; found: boolean; features: readonly Feature[] }): Record<string, unknown> {
   const features: Record<string, unknown> = {};
   for (const f of r.features) features[f.name] = f.value === null ? { status: f.status } : { value: protoValue(f.type, f.value), status: f.status };
   return { dataset: r.dataset, version: r.version, found: r.found, features };
