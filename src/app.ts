@@ -54,7 +54,9 @@ export async function startServing(config: MaltConfig, options: StartOptions = {
   };
 
   try {
-    const handle: RedisHandle = await openRedis(config, { log, autoPipelining: true });
+    // ioredis auto-pipelining off: each request already sends one command (or one explicit
+    // pipeline for a batch); with it on, the HTTP Redis path was slower (BENCHMARKS.md).
+    const handle: RedisHandle = await openRedis(config, { log, autoPipelining: false });
     steps.push({ name: 'redis', run: () => handle.close() });
     const subscriber = handle.duplicate();
     const keys = new KeyLayout(config.redis.keyPrefix);

@@ -57,7 +57,7 @@ export class BenchContext {
     const { redis, log } = this;
     await this.warmRedis();
     const lakeDir = sampleLake(this.opts.dataDir, players, log);
-    const doc = maltDocument(lakeDir, { redisUrl: redis.url, keyPrefix, cacheMaxBytes });
+    const doc = maltDocument(lakeDir, { redisUrl: redis.url, keyPrefix, cacheMaxBytes, requestTimeoutMs: this.opts.quick ? 5000 : undefined });
     log(`loading ${players.toLocaleString('en-US')} players into Redis with malt's loader (prefix ${keyPrefix})`);
     const m0 = await settledUsedMemory(redis);
     const report = await loadIntoRedis(maltConfig(doc));

@@ -30,11 +30,13 @@ export function sampleLake(dataDir, players, log) {
 }
 
 /** The malt config document for the bench: the sample features dataset only. */
-export function maltDocument(lakeDir, { redisUrl, keyPrefix, cacheMaxBytes }) {
+export function maltDocument(lakeDir, { redisUrl, keyPrefix, cacheMaxBytes, requestTimeoutMs }) {
   const sample = sampleConfigDocument(lakeDir);
   return {
     redis: { url: redisUrl, key_prefix: keyPrefix },
-    serving: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
+    // The --quick smoke runs beside the whole test suite on 2 cores: a generous Redis deadline
+    // keeps a busy box from turning into 503s there (the real runs keep the 250 ms default).
+    serving: { host: '127.0.0.1', http_port: 0, grpc_port: 0, ...(requestTimeoutMs ? { request_timeout_ms: requestTimeoutMs } : {}) },
     cache: { max_bytes: cacheMaxBytes },
     datasets: sample.datasets.filter((d) => d.name === DATASET),
   };

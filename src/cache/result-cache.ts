@@ -4,11 +4,7 @@
  * simply age out. Negative results (no row) are cached for negativeTtlMs only, so per-entity
  * changes between loads (live updates) become visible quickly. Concurrent misses on one key share
  * one Redis read (single-flight).
- *
- * Admission: a key enters the LRU on its second miss within a window (a "doorkeeper" bitmap, as
- * in TinyLFU). Keys read once — most of them when the working set dwarfs the cache — are served
- * and dropped young instead of evicting hot entries and churning the old-generation heap (the
- * GC cost measured in BENCHMARKS.md). A hot key costs one extra Redis read.
+
  */
 import { LRUCache } from 'lru-cache';
 import type { DatasetResult } from '../serving/dataset-result.js';
@@ -19,31 +15,7 @@ export interface CacheStats {
   sharedMisses: number;
 }
 
-/** A fixed bitmap of recently seen key hashes, cleared when an eighth of it is set. */
-class Doorkeeper {
-  private readonly bits = new Uint32Array(1 << 17); // 2^22 bits = 512 KiB
-  private added = 0;
-
-  /** True when `key` was probably seen since the last reset; records it either way. */
-  seenBefore(key: string): boolean {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-    const bit = (h >>> 0) & ((1 << 22) - 1);
-    const word = bit >>> 5;
-    const mask = 1 << (bit & 31);
-    const w = this.bits[word] as number;
-    if ((w & mask) !== 0) return true;
-    this.bits[word] = w | mask;
-    if (++this.added > (1 << 22) / 8) {
-      this.bits.fill(0);
-      this.added = 0;
-    }
-    return false;
-  }
-}
-
 export class ResultCache {
-  private readonly doorkeeper = new Doorkeeper();
   private readonly lru: LRUCache<string, DatasetResult> | null;
   private readonly inflight = new Map<string, Promise<DatasetResult>>();
   private readonly negativeTtlMs: number;
@@ -69,7 +41,7 @@ export class ResultCache {
   }
 
   set(key: string, value: DatasetResult): void {
-    if (!this.lru || !this.doorkeeper.seenBefore(key)) return;
+    if (!this.lru) return;
     if (value.found) this.lru.set(key, value);
     else if (this.negativeTtlMs > 0) this.lru.set(key, value, { ttl: this.negativeTtlMs });
   }
