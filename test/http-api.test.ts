@@ -194,6 +194,19 @@ describe('GET /v1/entities/:id', () => {
 });
 
 describe('POST /v1/entities/batch', () => {
+  it('sends a Content-Length equal to the body bytes, for escaped and non-ASCII ids and values too', async () => {
+    const ids = ['p1', UNICODE_ID, 'nobody "quoted" \\ ✓', 'p2'];
+    const batch = await app.http.inject({ method: 'POST', url: '/v1/entities/batch', payload: { entity_ids: ids } });
+    expect(batch.statusCode).toBe(200);
+    expect(Number(batch.headers['content-length'])).toBe(batch.rawPayload.length);
+    expect(batch.json().results.map((r: { entity_id: string }) => r.entity_id)).toEqual(ids);
+    for (const id of ids) {
+      const one = await app.http.inject({ url: `/v1/entities/${encodeURIComponent(id)}` });
+      expect(Number(one.headers['content-length'])).toBe(one.rawPayload.length);
+      expect(one.json().entity_id).toBe(id);
+    }
+  });
+
   it('returns one result per requested id in request order, including duplicates and unknown ids', async () => {
     const ids = ['p2', 'nobody', 'p1', 'p2', UNICODE_ID];
     const res = await post('/v1/entities/batch', { entity_ids: ids, datasets: ['players'] });

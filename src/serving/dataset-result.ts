@@ -1,8 +1,10 @@
 /**
- * The answer for one entity in one dataset version, decoded once from Redis and cached as bytes:
- * its JSON (HTTP) and its malt.v1.DatasetResult protobuf (gRPC) are rendered when it is built, so
- * a cache hit costs a byte concatenation, not a decode or an encode, and a cache entry is three
- * objects for the garbage collector to trace instead of a graph of decoded values.
+ * The answer for one entity in one dataset version, decoded once from Redis and cached rendered:
+ * its JSON text (HTTP, with its UTF-8 length) and its malt.v1.DatasetResult protobuf bytes (gRPC)
+ * are built once, so a cache hit costs a concatenation, not a decode or an encode, and a cache
+ * entry is a few flat objects for the garbage collector instead of a graph of decoded values.
+ * JSON stays a (flat, on-heap) string: per-request Buffers of batch size would be external
+ * memory, which drove major GCs in the batch benchmark (BENCHMARKS.md).
  */
 import type { ColumnType, TypedValue } from '../column-types.js';
 import { encodeDatasetResult } from './proto-encoding.js';
@@ -21,8 +23,10 @@ export class DatasetResult {
     readonly dataset: string,
     readonly version: string,
     readonly found: boolean,
-    /** UTF-8 JSON of this result (one element of an entity's "datasets" array). */
-    readonly json: Buffer,
+    /** JSON of this result (one element of an entity's "datasets" array). */
+    readonly json: string,
+    /** UTF-8 byte length of `json`, so responses know their Content-Length without measuring. */
+    readonly jsonBytes: number,
     /** malt.v1.DatasetResult wire bytes. */
     readonly proto: Buffer,
     /** Segments of the entity for segments datasets, sorted; null for features datasets. */
@@ -35,19 +39,20 @@ export class DatasetResult {
       const f = features[i]!;
       out += `${i === 0 ? '' : ','}${JSON.stringify(f.name)}:{"value":${jsonValue(f.type, f.value)},"status":"${f.status}"}`;
     }
-    return new DatasetResult(dataset, version, found, Buffer.from(`${out}}}`), encodeDatasetResult(dataset, version, found, features), segments);
+    const json = `${out}}}`;
+    return new DatasetResult(dataset, version, found, json, Buffer.byteLength(json), encodeDatasetResult(dataset, version, found, features), segments);
   }
 
   /** Approximate heap bytes, for the byte-bounded cache. */
   approxBytes(): number {
-    let n = 200 + this.dataset.length * 2 + this.json.length + this.proto.length;
+    let n = 200 + this.dataset.length * 2 + this.json.length * 2 + this.proto.length;
     if (this.segments) for (const s of this.segments) n += 40 + s.length * 2;
     return n;
   }
 
   /** The result as a plain object (tools and tests; the serving path never parses). */
   toObject(): { dataset: string; version: string; found: boolean; features: Record<string, { value: unknown; status: FieldStatus }> } {
-    return JSON.parse(this.json.toString('utf8'));
+    return JSON.parse(this.json);
   }
 }
 

@@ -3,7 +3,7 @@
  * responses are assembled from each cached result's memoised JSON, so a cache hit serialises
  * nothing.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { MaltConfig } from '../config.js';
 import { MaltError } from '../errors.js';
 import { entitySchemas } from './http-schemas.js';
@@ -11,49 +11,49 @@ import type { EntityResult, Lookup } from './lookup.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
-const COMMA = Buffer.from(',');
-const ENTITY_TAIL = Buffer.from(']}');
-const BATCH_HEAD = Buffer.from('{"results":[');
+/** A response body and its UTF-8 length (sent as Content-Length, so nobody re-measures it). */
+export interface Body {
+  text: string;
+  bytes: number;
+}
 
-/** Appends one entity's JSON (head + each dataset's cached bytes) to `parts`; returns its length. */
-function pushEntity(parts: Buffer[], r: EntityResult): number {
-  const head = Buffer.from(`{"entity_id":${JSON.stringify(r.entityId)},"datasets":[`);
-  parts.push(head);
-  let n = head.length + ENTITY_TAIL.length;
+function appendEntity(body: Body, r: EntityResult): void {
+  const id = JSON.stringify(r.entityId);
+  body.text += `{"entity_id":${id},"datasets":[`;
+  body.bytes += 28 + Buffer.byteLength(id); // {"entity_id": … ,"datasets":[ … ]}
   for (let i = 0; i < r.datasets.length; i++) {
-    if (i > 0) {
-      parts.push(COMMA);
-      n += 1;
-    }
-    const json = r.datasets[i]!.json;
-    parts.push(json);
-    n += json.length;
+    const d = r.datasets[i]!;
+    body.text += i === 0 ? d.json : `,${d.json}`;
+    body.bytes += d.jsonBytes + (i === 0 ? 0 : 1);
   }
-  parts.push(ENTITY_TAIL);
-  return n;
+  body.text += ']}';
 }
 
 /**
- * The response body as one Buffer of cached bytes: fastify then neither re-serialises it nor
- * measures and re-encodes a concatenated string (measured in BENCHMARKS.md).
+ * Response bodies are concatenated from each result's cached JSON, with their byte length
+ * summed from cached lengths: fastify neither re-serialises nor measures them (BENCHMARKS.md).
  */
-export function entityBody(r: EntityResult): Buffer {
-  const parts: Buffer[] = [];
-  return Buffer.concat(parts, pushEntity(parts, r));
+export function entityBody(r: EntityResult): Body {
+  const body = { text: '', bytes: 0 };
+  appendEntity(body, r);
+  return body;
 }
 
-export function batchBody(results: readonly EntityResult[]): Buffer {
-  const parts: Buffer[] = [BATCH_HEAD];
-  let n = BATCH_HEAD.length + ENTITY_TAIL.length;
+export function batchBody(results: readonly EntityResult[]): Body {
+  const body = { text: '{"results":[', bytes: 14 };
   for (let i = 0; i < results.length; i++) {
     if (i > 0) {
-      parts.push(COMMA);
-      n += 1;
+      body.text += ',';
+      body.bytes += 1;
     }
-    n += pushEntity(parts, results[i]!);
+    appendEntity(body, results[i]!);
   }
-  parts.push(ENTITY_TAIL);
-  return Buffer.concat(parts, n);
+  body.text += ']}';
+  return body;
+}
+
+function send(reply: FastifyReply, body: Body): FastifyReply {
+  return reply.type(JSON_TYPE).header('content-length', body.bytes).send(body.text);
 }
 
 function splitList(q: unknown): string[] {
@@ -64,11 +64,11 @@ function splitList(q: unknown): string[] {
 export function registerEntityRoutes(app: FastifyInstance, config: MaltConfig, lookup: Lookup): void {
   app.get<{ Params: { id: string }; Querystring: { datasets?: string } }>('/v1/entities/:id', { schema: entitySchemas.get }, async (req, reply) => {
     const [r] = await lookup.get([req.params.id], splitList(req.query.datasets));
-    return reply.type(JSON_TYPE).send(entityBody(r as EntityResult));
+    return send(reply, entityBody(r as EntityResult));
   });
 
   app.post<{ Body: { entity_ids: string[]; datasets?: string[] } }>('/v1/entities/batch', { schema: entitySchemas.batch }, async (req, reply) => {
-    return reply.type(JSON_TYPE).send(batchBody(await lookup.get(req.body.entity_ids, req.body.datasets ?? [])));
+    return send(reply, batchBody(await lookup.get(req.body.entity_ids, req.body.datasets ?? [])));
   });
 
   const segmentsDataset = (q: string | undefined): string => {
