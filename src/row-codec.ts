@@ -21,6 +21,7 @@
  */
 import type { ColumnType, TypedValue } from './column-types.js';
 import type { ColumnSpec } from './store/snapshot-store.js';
+import { ByteWriter } from './byte-writer.js';
 
 export const ROW_FORMAT = 'bin1';
 const FORMAT_BYTE = 1;
@@ -46,32 +47,7 @@ export class StringDictionaryBuilder {
   }
 }
 
-class RowWriter {
-  buf = Buffer.allocUnsafe(128);
-  pos = 0;
-
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-
-  byte(b: number): void {
-    this.ensure(1);
-    this.buf[this.pos++] = b;
-  }
-
-  /** Unsigned varint of a non-negative integer up to 2^53. */
-  uvarint(v: number): void {
-    this.ensure(10);
-    while (v > 0x7f) {
-      this.buf[this.pos++] = (v % 128) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    this.buf[this.pos++] = v;
-  }
-
+class RowWriter extends ByteWriter {
   /** Zigzag varint of a safe integer (BigInt beyond 2^52, where v * 2 would lose bits). */
   zigzag(v: number): void {
     if (v >= 2 ** 52 || v <= -(2 ** 52)) this.bigZigzag(BigInt(v));
@@ -79,13 +55,7 @@ class RowWriter {
   }
 
   bigZigzag(v: bigint): void {
-    let u = v >= 0n ? v << 1n : (-v << 1n) - 1n;
-    this.ensure(11);
-    while (u > 0x7fn) {
-      this.buf[this.pos++] = Number(u & 0x7fn) | 0x80;
-      u >>= 7n;
-    }
-    this.buf[this.pos++] = Number(u);
+    this.bigUvarint(v >= 0n ? v << 1n : (-v << 1n) - 1n);
   }
 
   string(s: string, dict: StringDictionaryBuilder): void {
@@ -160,7 +130,7 @@ export function encodeRow(columns: readonly ColumnSpec[], values: readonly (Type
     if (v === null || v === undefined) w.byte(T_NULL);
     else writeValue(w, (columns[i] as ColumnSpec).type, v, dict);
   }
-  return Buffer.from(w.buf.subarray(0, w.pos));
+  return Buffer.from(w.finish());
 }
 
 /** Reads bin1 rows; one per served version (it holds that version's dictionary). */

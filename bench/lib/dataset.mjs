@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../dist/config.js';
 import { loadDataset } from '../../dist/loaders/load-dataset.js';
-import { sampleConfigDocument, samplePlayerId, writeSampleLake } from '../../dist/sample/sample-lake.js';
+import { prng, sampleConfigDocument, samplePlayerId, writeSampleLake } from '../../dist/sample/sample-lake.js';
 
 export const DATASET = 'player_features';
 
@@ -57,17 +57,8 @@ export async function loadIntoRedis(config) {
   }
 }
 
-/** mulberry32: seeded, so every run asks for the same keys. */
-export function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (shared with the sample lake): seeded, so every run asks for the same keys. */
+export { prng };
 
 /**
  * A Zipf(s) sampler over `n` players: rank r is drawn with probability ∝ 1/r^s, and ranks map to

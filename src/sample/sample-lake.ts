@@ -21,8 +21,8 @@ export interface SampleSummary {
   readonly segmentRows: number;
 }
 
-/** mulberry32: a tiny seeded PRNG so every run writes the same lake. */
-function prng(seed: number): () => number {
+/** mulberry32: a tiny seeded PRNG so every run writes the same lake (the bench reuses it). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

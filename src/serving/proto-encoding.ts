@@ -7,46 +7,20 @@
  */
 import type { ColumnType, TypedValue } from '../column-types.js';
 import type { Feature, FieldStatus } from './dataset-result.js';
+import { ByteWriter } from '../byte-writer.js';
 
 const STATUS_NUMBER: Record<FieldStatus, number> = { PRESENT: 1, NULL_VALUE: 2, NOT_FOUND: 3, DEFAULTED: 4 };
 
-/** A growable byte buffer with protobuf primitives. */
-class Writer {
-  buf: Buffer;
-  pos = 0;
-
-  constructor(size = 256) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-
-  /** Non-negative integers up to 2^53. */
+/** Protobuf wire primitives over the shared byte buffer. */
+class Writer extends ByteWriter {
   varint(value: number): void {
-    this.ensure(10);
-    let v = value;
-    while (v > 0x7f) {
-      this.buf[this.pos++] = (v & 0x7f) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    this.buf[this.pos++] = v;
+    this.uvarint(value);
   }
 
   /** int64 as a varint, two's complement for negatives (10 bytes), exact via BigInt. */
   int64(decimal: string): void {
-    let v = BigInt(decimal);
-    if (v < 0n) v += 1n << 64n;
-    this.ensure(10);
-    while (v > 0x7fn) {
-      this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
-      v >>= 7n;
-    }
-    this.buf[this.pos++] = Number(v);
+    const v = BigInt(decimal);
+    this.bigUvarint(v < 0n ? v + (1n << 64n) : v);
   }
 
   tag(field: number, wire: number): void {
@@ -76,9 +50,6 @@ class Writer {
     this.pos += 8;
   }
 
-  finish(): Buffer {
-    return this.buf.subarray(0, this.pos);
-  }
 }
 
 function encodeValue(type: ColumnType, v: TypedValue): Buffer {
