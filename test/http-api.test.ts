@@ -367,6 +367,13 @@ describe('health and docs', () => {
 });
 
 describe('errors', () => {
+  it('an empty or joined dataset name is unknown even after the default set was resolved (no memo mix-ups)', async () => {
+    expect((await post('/v1/entities/batch', { entity_ids: ['p1'] })).status).toBe(200);
+    expectError(await post('/v1/entities/batch', { entity_ids: ['p1'], datasets: [''] }), 404, 'DATASET_NOT_FOUND');
+    expect((await post('/v1/entities/batch', { entity_ids: ['p1'], datasets: ['players'] })).status).toBe(200);
+    expectError(await post('/v1/entities/batch', { entity_ids: ['p1'], datasets: ['players\u0000'] }), 404, 'DATASET_NOT_FOUND');
+  });
+
   it('unknown dataset → 404 DATASET_NOT_FOUND on every route that names one', async () => {
     expectError(await getJson('/v1/entities/p1?datasets=nope'), 404, 'DATASET_NOT_FOUND');
     expectError(await getJson('/v1/entities/p1?datasets=players,nope'), 404, 'DATASET_NOT_FOUND');

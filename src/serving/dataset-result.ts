@@ -45,7 +45,8 @@ export class DatasetResult {
 
   /** Approximate heap bytes, for the byte-bounded cache. */
   approxBytes(): number {
-    let n = 200 + this.dataset.length * 2 + this.json.length * 2 + this.proto.length;
+    // Object headers, the JSON string (up to 2 bytes a char) and the proto's own ArrayBuffer.
+    let n = 300 + this.dataset.length * 2 + this.json.length * 2 + this.proto.length;
     if (this.segments) for (const s of this.segments) n += 40 + s.length * 2;
     return n;
   }

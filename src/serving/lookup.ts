@@ -38,7 +38,7 @@ export class Lookup {
   /** Resolves dataset names (empty = every features dataset) to their served versions. */
   resolve(names: readonly string[]): readonly ServedVersion[] {
     // Memoised per dataset list until a served version changes (the same few lists recur).
-    const memoKey = names.length === 0 ? '' : names.length === 1 ? (names[0] as string) : names.join('\u0000');
+    const memoKey = JSON.stringify(names); // unambiguous: [] vs [""], ["a,b"] vs ["a","b"]
     const memo = this.resolved.get(memoKey);
     if (memo && memo.generation === this.tracker.generation) return memo.versions;
     const versions = this.resolveNow(names);

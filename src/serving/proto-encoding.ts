@@ -99,7 +99,11 @@ export function encodeDatasetResult(dataset: string, version: string, found: boo
     entry.bytes(2, encodeFeature(f));
     w.bytes(4, entry.finish());
   }
-  return Buffer.from(w.finish());
+  // A cache entry lives long: give it its own memory rather than a slice that would pin a
+  // shared 8 KiB pool block (measured: ~2.4 KB retained per 234-byte entry otherwise).
+  const out = Buffer.allocUnsafeSlow(w.pos);
+  w.buf.copy(out, 0, 0, w.pos);
+  return out;
 }
 
 function varintSize(v: number): number {
