@@ -7,7 +7,7 @@
  * memory, which drove major GCs in the batch benchmark (BENCHMARKS.md).
  */
 import type { ColumnType, TypedValue } from '../column-types.js';
-import { encodeDatasetResult } from './proto-encoding.js';
+import { type EncodedMessage, encodeDatasetResult } from './proto-encoding.js';
 
 export type FieldStatus = 'PRESENT' | 'NULL_VALUE' | 'NOT_FOUND' | 'DEFAULTED';
 
@@ -27,8 +27,8 @@ export class DatasetResult {
     readonly json: string,
     /** UTF-8 byte length of `json`, so responses know their Content-Length without measuring. */
     readonly jsonBytes: number,
-    /** malt.v1.DatasetResult wire bytes. */
-    readonly proto: Buffer,
+    /** malt.v1.DatasetResult wire bytes, as a latin1 string (one char per byte). */
+    readonly proto: EncodedMessage,
     /** Segments of the entity for segments datasets, sorted; null for features datasets. */
     readonly segments: readonly string[] | null,
   ) {}
@@ -45,8 +45,8 @@ export class DatasetResult {
 
   /** Approximate heap bytes, for the byte-bounded cache. */
   approxBytes(): number {
-    // Object headers, the JSON string (up to 2 bytes a char) and the proto's own ArrayBuffer.
-    let n = 300 + this.dataset.length * 2 + this.json.length * 2 + this.proto.length;
+    // Object headers, the JSON string (up to 2 bytes a char) and the one-byte proto string.
+    let n = 200 + this.dataset.length * 2 + this.json.length * 2 + this.proto.length;
     if (this.segments) for (const s of this.segments) n += 40 + s.length * 2;
     return n;
   }

@@ -10,7 +10,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { fileURLToPath } from 'node:url';
 import { MaltError, toMaltError } from '../errors.js';
 import type { EntityResult, Lookup } from './lookup.js';
-import { encodeBatchGetResponse, encodeEntityResult } from './proto-encoding.js';
+import { type EncodedMessage, encodeBatchGetResponse, encodeEntityResult } from './proto-encoding.js';
 
 export const PROTO_ROOT = fileURLToPath(new URL('../../proto/', import.meta.url));
 export const SERVING_PROTO = 'malt/v1/serving.proto';
@@ -32,8 +32,8 @@ export interface GrpcServing {
   close(graceMs: number): Promise<void>;
 }
 
-function protoParts(r: EntityResult): { entityId: string; datasets: Buffer[] } {
-  const datasets: Buffer[] = new Array(r.datasets.length);
+function protoParts(r: EntityResult): { entityId: string; datasets: EncodedMessage[] } {
+  const datasets: EncodedMessage[] = new Array(r.datasets.length);
   for (let i = 0; i < r.datasets.length; i++) datasets[i] = r.datasets[i]!.proto;
   return { entityId: r.entityId, datasets };
 }
