@@ -2,34 +2,13 @@
  * A growable byte buffer with varint primitives, shared by the two binary encoders: the bin1 row
  * format (row-codec.ts) and the protobuf responses (serving/proto-encoding.ts).
  */
-const SLAB_BYTES = 1024 * 1024;
-let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-let slabUsed = 0;
-
-/**
- * `size` bytes carved from a shared 1 MiB slab (a bump allocator; regions are never reused, a
- * slab is freed when the last buffer cut from it is). Response-sized buffers above Node's 4 KiB
- * pool limit would otherwise each be a fresh ArrayBuffer: external memory whose churn triggers
- * major GCs (measured on gRPC batches in BENCHMARKS.md).
- */
-export function slabAlloc(size: number): Buffer {
-  if (size > SLAB_BYTES / 8) return Buffer.allocUnsafe(size);
-  if (slabUsed + size > SLAB_BYTES) {
-    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = slab.subarray(slabUsed, slabUsed + size);
-  slabUsed += (size + 7) & ~7;
-  return out;
-}
-
 export class ByteWriter {
   buf: Buffer;
   pos = 0;
 
-  /** `size` is a first guess; the buffer grows as needed. `exact` sizes come from the slab. */
-  constructor(size = 128, exact = false) {
-    this.buf = exact ? slabAlloc(size) : Buffer.allocUnsafe(Math.max(size, 16));
+  /** `size` is a first guess (or the exact size); the buffer grows as needed. */
+  constructor(size = 128) {
+    this.buf = Buffer.allocUnsafe(Math.max(size, 16));
   }
 
   ensure(n: number): void {

@@ -1,12 +1,8 @@
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import type { ServingApp } from '../src/app.js';
-import { load, makeConfig, serve, tmpDir, writeGeneration } from './support/fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { load, makeConfig, serve, tmpDir, writeGeneration, appsClosedAfterAll } from './support/fixtures.js';
 
-const apps: ServingApp[] = [];
-afterAll(async () => {
-  for (const a of apps) await a.close();
-});
+const apps = appsClosedAfterAll();
 
 describe('atomic publish', () => {
   it('readers hammering during loads see the old version or the new one, never a mix or a missing player', async () => {

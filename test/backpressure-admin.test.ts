@@ -1,24 +1,17 @@
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServingApp } from '../src/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildHttp } from '../src/serving/http-server.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
-import { featuresDataset, load, makeConfig, serve, tmpDir, uniquePrefix, writePlayers, type PlayerRow } from './support/fixtures.js';
+import { featuresDataset, load, makeConfig, serve, tmpDir, uniquePrefix, writePlayers, type PlayerRow, appsClosedAfterAll, ownRedis } from './support/fixtures.js';
 
-let redis: TestRedis;
-const apps: ServingApp[] = [];
+const redis = ownRedis();
+const apps = appsClosedAfterAll();
 const rows: PlayerRow[] = Array.from({ length: 50 }, (_, i) => ({ id: `p${i}`, ltv: i, level: i, country: 'US', is_payer: true, last_login: null, tags: null }));
 let dir: string;
 
 beforeAll(async () => {
-  redis = await startTestRedis();
   dir = tmpDir();
   writePlayers(path.join(dir, 'p.parquet'), rows);
-});
-afterAll(async () => {
-  for (const a of apps) await a.close();
-  await redis.stop();
 });
 
 describe('backpressure behind a stalled Redis', () => {

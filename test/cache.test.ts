@@ -1,21 +1,12 @@
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServingApp } from '../src/app.js';
+import { describe, expect, it } from 'vitest';
 import { ResultCache } from '../src/cache/result-cache.js';
 import { DatasetResult } from '../src/serving/dataset-result.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
-import { featuresDataset, load, makeConfig, serve, tmpDir, writePlayers } from './support/fixtures.js';
+import { featuresDataset, load, makeConfig, serve, tmpDir, writePlayers, appsClosedAfterAll, ownRedis } from './support/fixtures.js';
 
-let redis: TestRedis;
-const apps: ServingApp[] = [];
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  for (const a of apps) await a.close();
-  await redis.stop();
-});
+const redis = ownRedis();
+const apps = appsClosedAfterAll();
 
 function result(i: number, found = true): DatasetResult {
   return DatasetResult.build('ds', '1', found, [{ name: 'country', type: 'string', value: `country-${i}-${'x'.repeat(100)}`, status: 'PRESENT' }], null);

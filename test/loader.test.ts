@@ -1,17 +1,14 @@
 import { copyFileSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { fingerprint, resolveSourceFiles } from '../src/loaders/parquet-files.js';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ServingApp } from '../src/app.js';
 import { KeyLayout } from '../src/keys.js';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { SnapshotStore } from '../src/store/snapshot-store.js';
-import { featuresDataset, load, makeConfig, newRedis, type PlayerRow, serve, tmpDir, writePlayers } from './support/fixtures.js';
+import { featuresDataset, load, makeConfig, newRedis, type PlayerRow, serve, tmpDir, writePlayers, appsClosedAfterAll } from './support/fixtures.js';
 
-const apps: ServingApp[] = [];
-afterAll(async () => {
-  for (const a of apps) await a.close();
-});
+const apps = appsClosedAfterAll();
 
 const ROWS: PlayerRow[] = [
   { id: 'p1', ltv: 12.5, level: 9007199254740993n, country: 'DE', is_payer: true, last_login: new Date('2026-10-01T12:34:56.789Z'), tags: ['pvp', 'guild_leader'] },

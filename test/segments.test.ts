@@ -1,13 +1,10 @@
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ServingApp } from '../src/app.js';
 import { writeParquet } from '../src/sample/write-parquet.js';
-import { load, makeConfig, serve, tmpDir } from './support/fixtures.js';
+import { load, makeConfig, serve, tmpDir, appsClosedAfterAll } from './support/fixtures.js';
 
-const apps: ServingApp[] = [];
-afterAll(async () => {
-  for (const a of apps) await a.close();
-});
+const apps = appsClosedAfterAll();
 
 function segmentsDataset(name: string, uri: string): Record<string, unknown> {
   return { name, kind: 'segments', source: { format: 'parquet', uri }, key: 'player_id', segment_column: 'segment' };

@@ -1,22 +1,13 @@
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServingApp } from '../src/app.js';
+import { describe, expect, it } from 'vitest';
 import { KeyLayout } from '../src/keys.js';
 import { SnapshotStore } from '../src/store/snapshot-store.js';
 import { callScript } from '../src/store/lua-scripts.js';
 import { Redis } from 'ioredis';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
-import { featuresDataset, load, makeConfig, serve, tmpDir, writePlayers, type PlayerRow } from './support/fixtures.js';
+import { featuresDataset, load, makeConfig, serve, tmpDir, writePlayers, type PlayerRow, appsClosedAfterAll, ownRedis } from './support/fixtures.js';
 
-let redis: TestRedis;
-const apps: ServingApp[] = [];
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  for (const a of apps) await a.close();
-  await redis.stop();
-});
+const redis = ownRedis();
+const apps = appsClosedAfterAll();
 
 const row = (id: string, ltv: number): PlayerRow => ({ id, ltv, level: 1, country: 'US', is_payer: true, last_login: null, tags: null });
 

@@ -70,12 +70,4 @@ export class ResultCache {
   get entries(): number {
     return this.lru?.size ?? 0;
   }
-
-  get maxBytes(): number {
-    return this.lru?.maxSize ?? 0;
-  }
-
-  clear(): void {
-    this.lru?.clear();
-  }
 }

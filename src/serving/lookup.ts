@@ -95,7 +95,13 @@ export class Lookup {
       }
     }
     if (misses) this.fetchMisses(misses, cells);
-    const resolved = waiting ? await withDeadline(Promise.all(cells), timeoutMs) : (cells as DatasetResult[]);
+    // Every shared Redis read is already bounded by the server cap (readRaw); a second timer is
+    // needed only when this caller's deadline is shorter (a gRPC client deadline).
+    const resolved = !waiting
+      ? (cells as DatasetResult[])
+      : timeoutMs < this.config.serving.requestTimeoutMs
+        ? await withDeadline(Promise.all(cells), timeoutMs)
+        : await Promise.all(cells);
     const out: EntityResult[] = new Array(entityIds.length);
     for (let e = 0; e < entityIds.length; e++) {
       out[e] = { entityId: entityIds[e] as string, datasets: resolved.slice(e * versions.length, (e + 1) * versions.length) };

@@ -138,7 +138,7 @@ function writeEntity(w: Writer, entityId: string, idBytes: number, datasets: rea
 /** malt.v1.EntityResult from pre-encoded DatasetResults, in one allocation. */
 export function encodeEntityResult(entityId: string, datasets: readonly EncodedMessage[]): Buffer {
   const idBytes = Buffer.byteLength(entityId);
-  const w = new Writer(entitySize(idBytes, datasets), true);
+  const w = new Writer(entitySize(idBytes, datasets));
   writeEntity(w, entityId, idBytes, datasets);
   return w.finish();
 }
@@ -155,7 +155,7 @@ export function encodeBatchGetResponse(entities: readonly { entityId: string; da
     sizes[i] = size;
     total += 1 + varintSize(size) + size;
   }
-  const w = new Writer(Math.max(total, 1), true);
+  const w = new Writer(total);
   for (let i = 0; i < entities.length; i++) {
     const e = entities[i]!;
     w.tag(1, 2);

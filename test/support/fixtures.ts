@@ -7,11 +7,12 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { startServing, type ServingApp } from '../../src/app.js';
 import { loadConfig, type MaltConfig } from '../../src/config.js';
 import { loadDataset, type LoadReport } from '../../src/loaders/load-dataset.js';
 import { writeParquet, type SampleColumn } from '../../src/sample/write-parquet.js';
+import { startTestRedis, type TestRedis } from './redis-server.js';
 
 export const redisUrl = (): string => inject('redisUrl');
 
@@ -21,6 +22,32 @@ export function tmpDir(): string {
 
 export function uniquePrefix(): string {
   return `t${randomBytes(5).toString('hex')}`;
+}
+
+/** Serving apps a test file starts; every one is closed after the file's tests. */
+export function appsClosedAfterAll(): ServingApp[] {
+  const apps: ServingApp[] = [];
+  afterAll(async () => {
+    for (const a of apps) await a.close();
+  });
+  return apps;
+}
+
+/** A redis-server of the test file's own, started before its tests and stopped after them. */
+export function ownRedis(): { readonly url: string } {
+  let redis: TestRedis | undefined;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  return {
+    get url(): string {
+      if (!redis) throw new Error('ownRedis() is only usable inside tests');
+      return redis.url;
+    },
+  };
 }
 
 export function makeConfig(doc: Record<string, unknown>, opts: { prefix?: string; url?: string } = {}): MaltConfig {

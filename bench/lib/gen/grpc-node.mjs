@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { LatencyRecorder } from '../latency.mjs';
+import { drain, paceOpenLoop } from './open-loop.mjs';
 
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const bodies = spec.bodies.map((b) => Buffer.from(b, 'base64'));
@@ -83,26 +84,16 @@ if (spec.mode === 'saturation') {
   setTimeout(() => { stopping = true; }, measureUntil - performance.now());
   await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, measureUntil - performance.now() + 3000))]);
 } else {
-  const interval = 1000 / spec.rate;
-  let issued = 0;
-  await new Promise((resolve) => {
-    const timer = setInterval(() => {
-      const now = performance.now();
-      while (start + issued * interval <= now) {
-        if (start + issued * interval >= measureUntil) {
-          clearInterval(timer);
-          return resolve();
-        }
-        issued++;
-        // Timed from the 1 ms tick it became due at, including any wait for a stream slot.
-        const session = sessions[nextSession++ % sessions.length];
-        if ((session.inflight ?? 0) < MAX_STREAMS_PER_SESSION) void call(session, now);
-        else waiting.push(now);
-      }
-    }, 1);
+  await paceOpenLoop({
+    start, rate: spec.rate, until: measureUntil,
+    issue: (now) => {
+      // Timed from the 1 ms tick it became due at, including any wait for a stream slot.
+      const session = sessions[nextSession++ % sessions.length];
+      if ((session.inflight ?? 0) < MAX_STREAMS_PER_SESSION) void call(session, now);
+      else waiting.push(now);
+    },
   });
-  const drainUntil = performance.now() + 2000;
-  while ((counts.inflight > 0 || waiting.length > 0) && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 5));
+  await drain(() => counts.inflight > 0 || waiting.length > 0);
 }
 const lost = counts.inflight + waiting.length;
 for (const s of sessions) s.destroy();

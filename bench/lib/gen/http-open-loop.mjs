@@ -16,6 +16,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { LatencyRecorder } from '../latency.mjs';
+import { drain, paceOpenLoop } from './open-loop.mjs';
 
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const hostHeader = `${spec.host}:${spec.port}`;
@@ -91,34 +92,23 @@ function send(conn, scheduled) {
 const conns = await Promise.all(Array.from({ length: spec.connections }, connect));
 idle.push(...conns);
 
-const interval = 1000 / spec.rate;
 const start = performance.now() + 5;
 measureFrom = start + spec.warmupS * 1000;
 measureUntil = measureFrom + spec.durationS * 1000;
 // The runner samples CPU between these two lines.
 setTimeout(() => process.stdout.write('BENCH-MEASURE-START\n'), measureFrom - performance.now());
 setTimeout(() => process.stdout.write('BENCH-MEASURE-END\n'), measureUntil - performance.now());
-let issued = 0;
-await new Promise((resolve) => {
-  // A 1 ms tick issues everything due by now.
-  const timer = setInterval(() => {
-    const now = performance.now();
-    while (start + issued * interval <= now) {
-      if (start + issued * interval >= measureUntil) {
-        clearInterval(timer);
-        return resolve();
-      }
-      issued++;
-      // Timed from now (the tick it became due at), not from its exact slot within the tick.
-      const conn = idle.pop();
-      if (conn) send(conn, now);
-      else queue.push(now);
-    }
-  }, 1);
+await paceOpenLoop({
+  start, rate: spec.rate, until: measureUntil,
+  issue: (now) => {
+    // Timed from now (the tick it became due at), not from its exact slot within the tick.
+    const conn = idle.pop();
+    if (conn) send(conn, now);
+    else queue.push(now);
+  },
 });
 // Let the last requests finish (bounded), then count what never came back.
-const drainUntil = performance.now() + 2000;
-while ((queue.length > 0 || idle.length < conns.length) && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 5));
+await drain(() => queue.length > 0 || idle.length < conns.length);
 const lost = queue.length + (conns.length - idle.length);
 for (const c of conns) c.sock.destroy();
 const latency = recorder.summary();
