@@ -52,6 +52,8 @@ export interface DatasetConfig {
   readonly keepVersions: number;
   readonly segmentColumn: string | null;
   readonly checks: DatasetChecks;
+  /** When true, this dataset having no served version does not make the replica unready (default false). */
+  readonly allowEmpty: boolean;
 }
 
 export interface MaltConfig {
@@ -162,7 +164,7 @@ function parseChecks(raw: unknown, where: string, p: Problems): DatasetChecks {
   };
 }
 
-const DATASET_KEYS = ['name', 'kind', 'source', 'key', 'columns', 'defaults', 'keep_versions', 'segment_column', 'checks'] as const;
+const DATASET_KEYS = ['name', 'kind', 'source', 'key', 'columns', 'defaults', 'keep_versions', 'segment_column', 'checks', 'allow_empty'] as const;
 
 function parseDataset(raw: unknown, i: number, baseDir: string, p: Problems): DatasetConfig | null {
   const where = `datasets[${i}]`;
@@ -214,11 +216,16 @@ function parseDataset(raw: unknown, i: number, baseDir: string, p: Problems): Da
   const keepVersions = int(raw, 'keep_versions', where, DEFAULTS.keepVersions, 2, 100, p);
 
   const checks = parseChecks(raw['checks'], where, p);
+  const allowEmptyRaw = raw['allow_empty'];
+  if (allowEmptyRaw !== undefined && allowEmptyRaw !== null && typeof allowEmptyRaw !== 'boolean') {
+    p.add(`${where}.allow_empty`, `must be true or false, got ${JSON.stringify(allowEmptyRaw)}`);
+  }
+  const allowEmpty = allowEmptyRaw === true;
 
   if (name === null || key === null || uri === null) return null;
   const resolvedUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) ? uri : path.resolve(baseDir, uri);
   return {
-    name, kind, key, columns, defaults: defaultsObj, keepVersions, segmentColumn, checks,
+    name, kind, key, columns, defaults: defaultsObj, keepVersions, segmentColumn, checks, allowEmpty,
     source: { format: 'parquet', uri: resolvedUri },
   };
 }
