@@ -14,6 +14,9 @@ import { type GrpcServing, startGrpc } from './serving/grpc-server.js';
 import { buildHttp } from './serving/http-server.js';
 import { Lookup } from './serving/lookup.js';
 import { VersionTracker } from './serving/version-tracker.js';
+import { ReadinessMonitor } from './serving/readiness.js';
+import { type Logger, lineLogger } from './telemetry/logger.js';
+import { SERVICE_NAME } from './serving/grpc-server.js';
 
 export interface ServingApp {
   readonly config: MaltConfig;
@@ -22,6 +25,7 @@ export interface ServingApp {
   readonly grpcPort: number;
   readonly lookup: Lookup;
   readonly tracker: VersionTracker;
+  readonly readiness: ReadinessMonitor;
   readonly redis: Redis;
   close(): Promise<void>;
 }
@@ -30,12 +34,15 @@ export interface StartOptions {
   /** Log lines (startup, shutdown problems); default: none. */
   readonly log?: (msg: string) => void;
   readonly httpLogger?: boolean;
+  /** State changes (Redis lost / stalled / back, ready / not ready); default: `log` as lines. */
+  readonly logger?: Logger;
   /** How long close() waits for in-flight gRPC calls (default 5000 ms). */
   readonly drainMs?: number;
 }
 
 export async function startServing(config: MaltConfig, options: StartOptions = {}): Promise<ServingApp> {
   const log = options.log ?? (() => undefined);
+  const logger = options.logger ?? lineLogger(log);
   const steps: { name: string; run: () => Promise<unknown> }[] = [];
   let closing = false;
   let closed: Promise<void> | null = null;
@@ -61,13 +68,22 @@ export async function startServing(config: MaltConfig, options: StartOptions = {
     const subscriber = handle.duplicate();
     const keys = new KeyLayout(config.redis.keyPrefix);
     const tracker = new VersionTracker(handle.client, subscriber, keys, config.datasets, config.serving.versionPollMs, log);
+    const readiness = new ReadinessMonitor(config.datasets, (n) => tracker.get(n)?.versionString ?? null, logger, () => closing);
+    tracker.monitor = readiness;
+    tracker.stallMs = Math.max(1000, config.serving.requestTimeoutMs * 4);
+    handle.client.on('close', () => {
+      if (!closing) readiness.setStore('unreachable', 'connection to Redis closed');
+    });
+    handle.client.on('ready', () => {
+      if (!closing) void tracker.refreshAll().catch(() => undefined);
+    });
     await tracker.start();
     steps.push({ name: 'version tracker', run: () => tracker.stop() });
     const cache = new ResultCache(config.cache.maxBytes, config.cache.negativeTtlMs);
     const lookup = new Lookup(handle.client, tracker, cache, config);
     const isClosing = (): boolean => closing;
 
-    const http = await buildHttp({ config, lookup, tracker, redis: handle.client, isClosing, logger: options.httpLogger, log });
+    const http = await buildHttp({ config, lookup, tracker, readiness, redis: handle.client, isClosing, logger: options.httpLogger, log });
     await http.listen({ host: config.serving.host, port: config.serving.httpPort });
     steps.push({ name: 'http', run: () => http.close() });
     const address = http.server.address();
@@ -75,7 +91,13 @@ export async function startServing(config: MaltConfig, options: StartOptions = {
 
     const grpc: GrpcServing = await startGrpc(lookup, { host: config.serving.host, port: config.serving.grpcPort, timeoutMs: config.serving.requestTimeoutMs, isClosing, log });
     steps.push({ name: 'grpc', run: () => grpc.close(options.drainMs ?? 5000) });
-    return { config, http, httpPort, grpcPort: grpc.port, lookup, tracker, redis: handle.client, close };
+    // gRPC health follows the readiness rule from now on (state changes, not only /readyz calls).
+    readiness.onChange((r) => {
+      const status = r.ready ? 'SERVING' : 'NOT_SERVING';
+      grpc.health.setStatus('', status);
+      grpc.health.setStatus(SERVICE_NAME, status);
+    });
+    return { config, http, httpPort, grpcPort: grpc.port, lookup, tracker, readiness, redis: handle.client, close };
   } catch (err) {
     await close();
     throw err;

@@ -5,7 +5,7 @@
 export const MAX_ENTITY_ID_BYTES = 256;
 
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** Returns why an id is invalid, or null when it is fine. */
 export function entityIdProblem(id: unknown): string | null {

@@ -36,6 +36,8 @@ export const ERROR_CATALOG = {
   SERVER_UNREACHABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: '`malt get` could not reach a malt server at the given address.' },
   REDIS_SERVER_MISSING: { http: 500, grpc: GrpcStatus.INTERNAL, summary: 'No Redis URL is configured and redis-server is not installed.' },
   INTERNAL: { http: 500, grpc: GrpcStatus.INTERNAL, summary: 'An unexpected error; the log has details.' },
+  LOAD_INTERRUPTED: { http: 503, grpc: GrpcStatus.CANCELLED, summary: 'The load was interrupted (Ctrl+C, SIGTERM or an aborted signal); nothing was published and the lock was released.' },
+  HEADERS_TOO_LARGE: { http: 431, grpc: GrpcStatus.RESOURCE_EXHAUSTED, summary: 'The request line (URL) or headers are larger than the server accepts.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -77,7 +77,7 @@ describe('admin calls over HTTP', () => {
     apps.push(app);
     // The same replica's routes, as they would be configured for 0.0.0.0 (built, not listened on).
     const wide = makeConfig({ serving: { host: '0.0.0.0' }, datasets: [featuresDataset('open', path.join(dir, 'p.parquet'))] }, { url: redis.url, prefix });
-    const http = await buildHttp({ config: wide, lookup: app.lookup, tracker: app.tracker, redis: app.redis, isClosing: () => false });
+    const http = await buildHttp({ config: wide, lookup: app.lookup, tracker: app.tracker, readiness: app.readiness, redis: app.redis, isClosing: () => false });
     const res = await http.inject({ method: 'POST', url: '/v1/datasets/open/rollback' });
     expect(res.statusCode).toBe(403);
     expect(res.json().error.code).toBe('ADMIN_DISABLED');

@@ -145,7 +145,11 @@ describe('Redis killed under a running replica', () => {
   it('recovers when a redis-server comes back on the same port', async () => {
     // The new server is empty: the replica must not crash, and must report ready again.
     redis = await startTestRedis(redis.port);
-    await pollUntil('/readyz to answer 200', async () => (await get('/readyz')).status === 200, 5000);
+    // Redis answers again but holds no version: not ready (503 not_ready), not "ready with nulls".
+    await pollUntil('/readyz to answer 503 not_ready', async () => {
+      const r = await get('/readyz');
+      return r.status === 503 && (r.body as { status: string }).status === 'not_ready';
+    }, 5000);
     // Nothing is published in the new server: once the tracker notices, the dataset is not loaded.
     await pollUntil('players to be reported unloaded', async () => {
       const res = await get('/v1/entities/p8');
@@ -155,6 +159,7 @@ describe('Redis killed under a running replica', () => {
     // Loading into the new server is served again without a restart. p0's ltv changed meanwhile.
     writePlayers(path.join(dir, 'players', 'part-0.parquet'), rows.map((r) => (r.id === 'p0' ? { ...r, ltv: 999 } : r)));
     await load(config, 'players');
+    await pollUntil('/readyz to answer 200', async () => (await get('/readyz')).status === 200, 5000);
     // (A "no row" answered while Redis was empty may be cached for cache.negative_ttl_ms.)
     await pollUntil('p8 to be served again', async () => {
       const res = await get('/v1/entities/p8');

@@ -26,24 +26,26 @@ export function summary(r: LoadReport): string {
   ].join('\n');
 }
 
-/** Loads the named datasets (all when none); returns false if any failed. */
-export async function runLoad(cfg: MaltConfig, names: string[], force: boolean): Promise<boolean> {
+export interface LoadOutcome {
+  /** Every named load published or was skipped. */
+  readonly ok: boolean;
+  /** The signal aborted the run (the caller exits 130). */
+  readonly interrupted: boolean;
+}
+
+/**
+ * Loads the named datasets (all when none). Installs no signal handlers and never exits: the
+ * caller passes an AbortSignal and decides the exit code from the outcome.
+ */
+export async function runLoad(cfg: MaltConfig, names: string[], force: boolean, signal?: AbortSignal): Promise<LoadOutcome> {
   for (const n of names) if (!findDataset(cfg, n)) throw new MaltError('DATASET_NOT_FOUND', `unknown dataset "${n}" (declared: ${cfg.datasets.map((d) => d.name).join(', ')})`);
   const handle = await openRedis(cfg, { log });
-  const abort = new AbortController();
-  const stop = (): void => {
-    if (abort.signal.aborted) process.exit(130); // second signal: leave now
-    log('interrupted: stopping the load; the served versions are untouched (signal again to quit at once)');
-    abort.abort();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
   let ok = true;
   try {
     for (const d of cfg.datasets.filter((x) => names.length === 0 || names.includes(x.name))) {
-      if (abort.signal.aborted) break;
+      if (signal?.aborted) break;
       try {
-        const report = await loadDataset(handle.client, cfg, d, { force, progress: createProgress(), signal: abort.signal });
+        const report = await loadDataset(handle.client, cfg, d, { force, progress: createProgress(), signal });
         console.log(summary(report));
       } catch (err) {
         ok = false;
@@ -52,18 +54,39 @@ export async function runLoad(cfg: MaltConfig, names: string[], force: boolean):
       }
     }
   } finally {
-    process.removeListener('SIGINT', stop);
-    process.removeListener('SIGTERM', stop);
     await handle.close();
   }
-  if (abort.signal.aborted) process.exit(130);
-  return ok;
+  return { ok: ok && !signal?.aborted, interrupted: signal?.aborted === true };
+}
+
+/** Runs fn with an AbortSignal that SIGINT/SIGTERM abort; a second signal exits at once (130). */
+export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const abort = new AbortController();
+  const stop = (): void => {
+    if (abort.signal.aborted) process.exit(130); // second signal: leave now
+    log('interrupted: stopping the load; the served versions are untouched (signal again to quit at once)');
+    abort.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    return await fn(abort.signal);
+  } finally {
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
+  }
+}
+
+/** The exit code of a load run: 130 when interrupted, 1 when a load was refused. */
+export function loadExitCode(o: LoadOutcome): number {
+  return o.interrupted ? 130 : o.ok ? 0 : 1;
 }
 
 export function registerLoad(program: Command): void {
   program.command('load').description('load datasets from the lake into new snapshot versions (all when none named)')
     .argument('[datasets...]').addOption(configOption()).option('-f, --force', 'reload even if the source is unchanged or was rolled back')
     .action(action(async (names: string[], opts: { config?: string; force?: boolean }) => {
-      process.exitCode = (await runLoad(config(opts), names, opts.force === true)) ? 0 : 1;
+      const cfg = config(opts);
+      process.exitCode = loadExitCode(await withInterrupt((signal) => runLoad(cfg, names, opts.force === true, signal)));
     }));
 }

@@ -8,8 +8,9 @@ import { startServing } from '../app.js';
 import { type MaltConfig, loadConfig } from '../config.js';
 import { startEmbeddedRedis } from '../redis/embedded-redis.js';
 import { sampleConfigDocument, samplePlayerId, writeSampleLake } from '../sample/sample-lake.js';
+import { lineLogger } from '../telemetry/logger.js';
 import { action, config, configOption, log } from './cli-support.js';
-import { runLoad } from './load-command.js';
+import { loadExitCode, runLoad, withInterrupt } from './load-command.js';
 
 function printCalls(httpPort: number, grpcPort: number, host: string): void {
   const id = samplePlayerId(42);
@@ -36,7 +37,7 @@ Press Ctrl+C to stop (the embedded Redis keeps its data under .malt/redis).
 }
 
 async function serveUntilSignal(cfg: MaltConfig, demo: boolean, afterClose: () => Promise<void> = async () => undefined): Promise<void> {
-  const app = await startServing(cfg, { log });
+  const app = await startServing(cfg, { log, logger: lineLogger(log) });
   log(`HTTP on http://${cfg.serving.host}:${app.httpPort}, gRPC on ${cfg.serving.host}:${app.grpcPort}`);
   if (demo) printCalls(app.httpPort, app.grpcPort, cfg.serving.host);
   const shutdown = (signal: string): void => {
@@ -63,9 +64,10 @@ export function registerServe(program: Command): void {
       // One embedded redis-server for the load and the server that follows it.
       const embedded = cfg.redis.url ? null : await startEmbeddedRedis(cfg.redis.embeddedDir, log);
       const stopEmbedded = async (): Promise<void> => embedded?.stop();
-      if (!(await runLoad(cfg, [], false))) {
+      const outcome = await withInterrupt((signal) => runLoad(cfg, [], false, signal));
+      if (!outcome.ok) {
         await stopEmbedded();
-        process.exit(1);
+        process.exit(loadExitCode(outcome));
       }
       await serveUntilSignal(cfg, true, stopEmbedded);
     }));

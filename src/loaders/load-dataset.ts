@@ -103,7 +103,7 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
     await store.recordStats(dataset.name, version, token, stats, dictionary);
     runChecks(dataset, counters.rowsRead, stats.rows, stats.rejected, versions.find((v) => v.id === previous)?.rows ?? null);
     const stop = stopReason();
-    if (stop) throw new MaltError('LOAD_IN_PROGRESS', stop);
+    if (stop) throw new MaltError(lockLost ? 'LOAD_IN_PROGRESS' : 'LOAD_INTERRUPTED', stop);
     await store.publish(dataset.name, version, token);
     const reclaimed = await store.reclaim(dataset.name, dataset.keepVersions, { includeUnfinished: false, graceMs: config.loader.reclaimGraceMs });
     return {
@@ -112,7 +112,9 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
       duplicates: stats.duplicates, wideRows: counters.wideRows, durationMs: performance.now() - started, reclaimed, skippedColumns: plan.skipped,
     };
   } catch (err) {
-    const e = toMaltError(err);
+    let e = toMaltError(err);
+    // An abort surfaces from the writer as its stop reason; report it as an interruption.
+    if (options.signal?.aborted && !lockLost && e.code === 'LOAD_IN_PROGRESS') e = new MaltError('LOAD_INTERRUPTED', e.message);
     if (version !== null) await store.markFailed(dataset.name, version, token, `${e.code}: ${e.message}`).catch(() => undefined);
     throw e;
   } finally {

@@ -49,12 +49,27 @@ function entityBytes(r: EntityResult): Buffer {
  * handlers return a Buffer that is written as is (measured in BENCHMARKS.md).
  */
 function servingDefinition(base: grpc.ServiceDefinition): grpc.ServiceDefinition {
-  const passthrough = (b: Buffer): Buffer => b;
-  return {
-    ...base,
-    Get: { ...base['Get']!, responseSerialize: passthrough },
-    BatchGet: { ...base['BatchGet']!, responseSerialize: passthrough },
-  } as grpc.ServiceDefinition;
+  const passthrough = (b: unknown): Buffer => b as Buffer;
+  const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, m] of Object.entries(base)) def[name] = { ...m, requestDeserialize: tolerantDeserialize(m.requestDeserialize) };
+  def['Get'] = { ...def['Get']!, responseSerialize: passthrough };
+  def['BatchGet'] = { ...def['BatchGet']!, responseSerialize: passthrough };
+  return def as grpc.ServiceDefinition;
+}
+
+/** A request that did not decode; the handler answers INVALID_ARGUMENT (grpc-js would say INTERNAL). */
+class UndecodableRequest {
+  constructor(readonly reason: string) {}
+}
+
+function tolerantDeserialize(inner: (b: Buffer) => unknown): (b: Buffer) => unknown {
+  return (b) => {
+    try {
+      return inner(b);
+    } catch (err) {
+      return new UndecodableRequest(err instanceof Error ? err.message : String(err));
+    }
+  };
 }
 
 function timeoutFor(call: grpc.ServerUnaryCall<unknown, unknown>, cap: number): number {
@@ -85,6 +100,10 @@ function unary<Req>(opts: UnaryOptions, handler: (req: Req, timeoutMs: number) =
   return (call, cb) => {
     if (isClosing()) {
       cb(fail(new MaltError('SHUTTING_DOWN', 'server is shutting down'), log));
+      return;
+    }
+    if (call.request instanceof UndecodableRequest) {
+      cb(fail(new MaltError('INVALID_ARGUMENT', `request message does not decode: ${call.request.reason}`), log));
       return;
     }
     handler(call.request, timeoutFor(call as grpc.ServerUnaryCall<unknown, unknown>, cap)).then((res) => cb(null, res), (err) => cb(fail(err, log)));

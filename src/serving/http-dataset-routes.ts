@@ -29,8 +29,10 @@ function checkAdmin(config: MaltConfig, req: FastifyRequest): void {
     if (LOOPBACK.has(config.serving.host)) return;
     throw new MaltError('ADMIN_DISABLED', 'rollback over HTTP is off on a server listening beyond loopback; set serving.admin_token (or MALT_ADMIN_TOKEN), or use `malt rollback`');
   }
-  const given = Buffer.from(String(req.headers.authorization ?? ''));
-  const wanted = Buffer.from(`Bearer ${token}`);
+  // The auth scheme is case-insensitive (RFC 9110 §11.1); the token is not.
+  const m = /^bearer +(.*)$/i.exec(String(req.headers.authorization ?? ''));
+  const given = Buffer.from(m ? m[1]! : '');
+  const wanted = Buffer.from(token);
   if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
     throw new MaltError('UNAUTHENTICATED', 'rollback needs the header Authorization: Bearer <serving.admin_token>');
   }

@@ -5,6 +5,7 @@
  */
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
+import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { MaltConfig } from '../config.js';
@@ -16,11 +17,13 @@ import { registerDatasetRoutes } from './http-dataset-routes.js';
 import { JSON_TYPE, registerEntityRoutes } from './http-entity-routes.js';
 import type { Lookup } from './lookup.js';
 import type { VersionTracker } from './version-tracker.js';
+import type { ReadinessMonitor } from './readiness.js';
 
 export interface HttpDeps {
   readonly config: MaltConfig;
   readonly lookup: Lookup;
   readonly tracker: VersionTracker;
+  readonly readiness: ReadinessMonitor;
   readonly redis: Redis;
   readonly isClosing: () => boolean;
   readonly logger?: boolean;
@@ -33,6 +36,21 @@ const MAX_PARAM_CHARS = 4096;
 
 function sendError(reply: FastifyReply, err: MaltError): FastifyReply {
   return reply.code(err.httpStatus).type(JSON_TYPE).send(errorBody(err));
+}
+
+/** Errors Node's HTTP parser raises before routing (over-long URL or headers, garbage) as catalog bodies. */
+function clientError(err: NodeJS.ErrnoException, socket: import('node:net').Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const e = err.code === 'HPE_HEADER_OVERFLOW'
+    ? new MaltError('HEADERS_TOO_LARGE', 'the request line (URL) and headers are larger than this server accepts (16 KiB)')
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new MaltError('INVALID_ARGUMENT', 'the request was not received in time')
+      : new MaltError('INVALID_ARGUMENT', 'malformed HTTP request');
+  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : e.httpStatus;
+  const body = errorBody(e);
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${JSON_TYPE}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }
 
 /** Maps fastify's own errors (body parsing, validation, limits) into the catalog. */
@@ -68,6 +86,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     // Refuse rather than silently fix bad bodies: no dropped unknown fields, no "a" → ["a"].
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     frameworkErrors: (err, req, reply) => sendError(reply, fromRouterError(err, req.url)),
+    clientErrorHandler: clientError,
   });
 
   await app.register(fastifySwagger, {
@@ -97,14 +116,21 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   const ping = singleFlight(() => deps.redis.ping());
+  // The one readiness rule (readiness.ts), shared with gRPC health; this call also refreshes it.
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
-    const datasets = Object.fromEntries(config.datasets.map((d) => [d.name, tracker.get(d.name)?.versionString ?? null]));
+    const { readiness } = deps;
     try {
       await withDeadline(ping(), config.serving.requestTimeoutMs);
-    } catch {
-      return reply.code(503).send({ status: 'redis_unavailable', datasets });
+      // Back from an outage: re-read the pointers first (the new Redis may be empty).
+      if (readiness.store !== 'up') await withDeadline(tracker.refreshAll(), config.serving.requestTimeoutMs);
+      readiness.update();
+    } catch (err) {
+      const e = toMaltError(err);
+      readiness.setStore(/did not answer within/.test(e.message) ? 'stalled' : 'unreachable', e.message);
     }
-    return { status: 'ready', datasets };
+    const r = readiness.current();
+    if (r.ready) return { status: 'ready', datasets: r.datasets };
+    return reply.code(503).send({ status: r.store === 'up' ? 'not_ready' : 'redis_unavailable', reason: r.reason, datasets: r.datasets });
   });
   return app;
 }

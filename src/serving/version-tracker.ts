@@ -10,6 +10,9 @@ import type { DatasetConfig } from '../config.js';
 import { KeyLayout, parseVersionEvent, parseVersionPointer } from '../keys.js';
 import { RowDecoder } from '../row-codec.js';
 import { type ColumnSpec, SnapshotStore, type VersionManifest } from '../store/snapshot-store.js';
+import { toMaltError } from '../errors.js';
+import { withDeadline } from './deadline.js';
+import type { ReadinessMonitor } from './readiness.js';
 
 /** Everything the read path needs about the served version of one dataset. */
 export interface ServedVersion {
@@ -41,6 +44,10 @@ export class VersionTracker {
   private lastError: string | null = null;
   /** Bumped whenever a served version changes, so readers can memoise lookups of it. */
   generation = 0;
+  /** Told of every poll's outcome (store up, unreachable or stalled) and of served-version changes. */
+  monitor: ReadinessMonitor | null = null;
+  /** A pointer read slower than this marks the store stalled. */
+  stallMs = 1000;
 
   constructor(
     redis: Redis,
@@ -91,7 +98,14 @@ export class VersionTracker {
 
   private async doRefresh(): Promise<void> {
     const names = this.datasets.map((d) => d.name);
-    const pointers = await this.store.currentPointers(names);
+    let pointers: (string | null)[];
+    try {
+      pointers = await withDeadline(this.store.currentPointers(names), this.stallMs);
+    } catch (err) {
+      const e = toMaltError(err);
+      this.monitor?.setStore(/did not answer within/.test(e.message) ? 'stalled' : 'unreachable', e.message);
+      throw e;
+    }
     for (let i = 0; i < names.length; i++) {
       const config = this.datasets[i] as DatasetConfig;
       try {
@@ -103,6 +117,7 @@ export class VersionTracker {
         this.lastError = msg;
       }
     }
+    this.monitor?.setStore('up');
   }
 
   private async refreshOne(config: DatasetConfig, pointer: string | null): Promise<void> {

@@ -3,6 +3,7 @@
  * loader lock. Loaders, serving and the CLI all use this module; key strings come from keys.ts.
  */
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { ColumnType } from '../column-types.js';
 import type { DatasetKind } from '../config.js';
@@ -254,11 +255,15 @@ export class SnapshotStore {
   }
 
   async acquireLock(dataset: string, ttlMs: number): Promise<string> {
-    const token = randomBytes(12).toString('hex');
+    // The token records who holds the lock (host and pid), for the message others get.
+    const token = `${hostname()}|${process.pid}|${randomBytes(12).toString('hex')}`;
     const ok = await this.redis.set(this.keys.lock(dataset), token, 'PX', ttlMs, 'NX');
     if (ok !== 'OK') {
-      const ttl = await this.redis.pttl(this.keys.lock(dataset));
-      throw new MaltError('LOAD_IN_PROGRESS', `another loader is loading ${dataset} (its lock expires in ${Math.max(0, Math.ceil(ttl / 1000))} s unless renewed)`);
+      const [holder, ttl] = await Promise.all([this.redis.get(this.keys.lock(dataset)), this.redis.pttl(this.keys.lock(dataset))]);
+      const parts = (holder ?? '').split('|');
+      const who = parts.length === 3 ? ` (pid ${parts[1]} on host ${parts[0]})` : '';
+      const expires = ttl > 0 ? `its lock expires in ${(ttl / 1000).toFixed(1)} s unless renewed` : 'its lock has no expiry';
+      throw new MaltError('LOAD_IN_PROGRESS', `another loader${who} is loading ${dataset}; ${expires}`);
     }
     return token;
   }
