@@ -203,8 +203,10 @@ describe('malt CLI', () => {
     const prefix = uniquePrefix();
     const env = { REDIS_URL: redisUrl(), MALT_KEY_PREFIX: prefix };
     const file = writeConfig(dir, { loader: { max_batches_in_flight: 1, batch_rows: 200 }, datasets: [{ name: 'ir', source: { uri: path.join(dir, 'player_features') }, key: 'player_id' }] });
-    const loader = spawn(process.execPath, [BIN, 'load', '-c', file], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const loader = spawn(process.execPath, [BIN, 'load', '-c', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(loader);
+    let stderr = '';
+    loader.stderr?.on('data', (d) => (stderr += d));
     const redis = new Redis(redisUrl());
     const keys = new KeyLayout(prefix);
     const deadline = Date.now() + 20_000;
@@ -212,6 +214,9 @@ describe('malt CLI', () => {
     const exited = new Promise<number | null>((r) => loader.once('exit', (code) => r(code)));
     loader.kill('SIGINT');
     expect(await exited).toBe(130);
+    // Its own code: not LOAD_IN_PROGRESS (which means another loader holds the lock).
+    expect(stderr).toContain('error LOAD_INTERRUPTED');
+    expect(stderr).not.toContain('LOAD_IN_PROGRESS');
     expect(await redis.exists(keys.lock('ir'))).toBe(0);
     expect(await redis.get(keys.current('ir'))).toBeNull();
     expect(await redis.hget(keys.manifest('ir', 1), 'state')).toBe('failed');
