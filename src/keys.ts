@@ -11,7 +11,7 @@
  *   P:{D}:versions         zset    every version id that has keys in Redis, score=id until that version is reclaimed
  *   P:{D}:v:V              hash    the version's manifest: uid, state (loading|published|  until reclaimed
  *                                  failed|reclaiming), buckets, columns (JSON),
- *                                  fingerprint, rows, rejected, rejected_reasons,
+ *                                  fingerprint, rows, rejected, rejected_reasons, value_rejects,
  *                                  duplicates, loaded_at, published_at, duration_ms
  *   P:{D}:v:V:dict         string  the version's string dictionary (JSON array),      until reclaimed
  *                                  see row-codec.ts

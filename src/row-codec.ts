@@ -11,6 +11,7 @@
  *     0x05 bool false                   0x06 bool true
  *     0x07 timestamp, zigzag varint ms  0x08 timestamp, zigzag varint µs (when not whole ms)
  *     0x09 string_list: varint count, then each element as a string payload
+ *   (timestamps are decoded exactly, as bigint µs; the layout is unchanged since bin1's first version)
  *   string payload: varint (index << 1 | 1) into the version's string dictionary, or
  *                   varint (byteLength << 1) followed by UTF-8 bytes
  *
@@ -101,13 +102,13 @@ function writeValue(w: RowWriter, type: ColumnType, v: TypedValue, dict: StringD
       w.byte(v ? T_TRUE : T_FALSE);
       return;
     case 'timestamp': {
-      const us = v as number;
-      if (us % 1000 === 0) {
+      const us = v as bigint;
+      if (us % 1000n === 0n) {
         w.byte(T_TS_MS);
-        w.zigzag(us / 1000);
+        w.bigZigzag(us / 1000n);
       } else {
         w.byte(T_TS_US);
-        w.zigzag(us);
+        w.bigZigzag(us);
       }
       return;
     }
@@ -196,8 +197,8 @@ export class RowDecoder {
         case T_STR: out[i] = this.string(); break;
         case T_FALSE: out[i] = false; break;
         case T_TRUE: out[i] = true; break;
-        case T_TS_MS: out[i] = Number(this.zigzagValue()) * 1000; break;
-        case T_TS_US: out[i] = Number(this.zigzagValue()); break;
+        case T_TS_MS: out[i] = BigInt(this.zigzagValue()) * 1000n; break;
+        case T_TS_US: out[i] = BigInt(this.zigzagValue()); break;
         case T_LIST: {
           const n = this.uvarint();
           const list: string[] = new Array(n);

@@ -93,7 +93,7 @@ describe('loading Parquet into a snapshot version', () => {
     expect((await entity(app, 'p1', 'dirsrc')).datasets[0].features.ltv.value).toBe(99);
   });
 
-  it('rejects timestamps a Date cannot represent (e.g. INT64_MAX "never" sentinels) instead of serving garbage', async () => {
+  it('refuses timestamps outside RFC 3339 (e.g. INT64_MAX "never" sentinels) per value: null, counted, the row kept', async () => {
     const dir = tmpDir();
     const file = path.join(dir, 'ts.parquet');
     // The sentinel written as a raw TIMESTAMP_MICROS value.
@@ -106,11 +106,13 @@ describe('loading Parquet into a snapshot version', () => {
       { name: 'seen', type: 'INT64', converted_type: 'TIMESTAMP_MICROS', repetition_type: 'OPTIONAL' },
     ] });
     const cfg = makeConfig({ datasets: [{ name: 'ts', source: { format: 'parquet', uri: file }, key: 'player_id', checks: { max_rejected_fraction: 0.5 } }] });
-    expect(await load(cfg, 'ts')).toMatchObject({ rows: 1, rejected: 1, rejectedReasons: { 'unconvertible:seen': 1 } });
+    expect(await load(cfg, 'ts')).toMatchObject({ rows: 2, rejected: 0 });
     const app = await serve(cfg);
     apps.push(app);
     expect((await entity(app, 'ok')).datasets[0].features.seen).toEqual({ value: '2023-11-14T22:13:20.000Z', status: 'PRESENT' });
-    expect((await entity(app, 'never')).datasets[0].found).toBe(false);
+    expect((await entity(app, 'never')).datasets[0].features.seen).toEqual({ value: null, status: 'NULL_VALUE' });
+    const versions = await app.http.inject({ method: 'GET', url: '/v1/datasets/ts/versions' });
+    expect(JSON.stringify(versions.json())).toContain('"value_rejects":{"seen":{"timestamp_out_of_range":1}}');
   });
 
   it('skips an unchanged source unless forced, and reloads when the file changes', async () => {

@@ -20,8 +20,13 @@ const features: Feature[] = [
   { name: 'empty', type: 'string', value: '', status: 'PRESENT' },
   { name: 'is_payer', type: 'bool', value: false, status: 'PRESENT' },
   { name: 'vip', type: 'bool', value: true, status: 'PRESENT' },
-  { name: 'last_login', type: 'timestamp', value: 1_759_322_096_789_123, status: 'PRESENT' },
-  { name: 'before_epoch', type: 'timestamp', value: -1_500_000, status: 'PRESENT' },
+  { name: 'last_login', type: 'timestamp', value: 1_759_322_096_789_123n, status: 'PRESENT' },
+  { name: 'before_epoch', type: 'timestamp', value: -1_500_000n, status: 'PRESENT' },
+  { name: 'max_ts', type: 'timestamp', value: 253_402_300_799_999_999n, status: 'PRESENT' },
+  { name: 'max_ms', type: 'timestamp', value: 253_402_300_799_999_000n, status: 'PRESENT' },
+  { name: 'min_ts', type: 'timestamp', value: -62_135_596_800_000_000n, status: 'PRESENT' },
+  { name: 'year1_us', type: 'timestamp', value: -62_135_596_799_999_999n, status: 'PRESENT' },
+  { name: 'max_i64', type: 'int64', value: '9223372036854775807', status: 'PRESENT' },
   { name: 'tags', type: 'string_list', value: ['pvp', 'guild_leader'], status: 'PRESENT' },
   { name: 'no_tags', type: 'string_list', value: [], status: 'PRESENT' },
   { name: 'gone', type: 'string', value: null, status: 'NULL_VALUE' },
@@ -40,6 +45,16 @@ describe('pre-encoded protobuf responses', () => {
     expect(decoded.datasets[0]!.features['min']!.value!['int64_value']).toBe('-9223372036854775808');
     expect(decoded.datasets[0]!.features['last_login']!.value!['timestamp_value']).toEqual({ seconds: '1759322096', nanos: 789_123_000 });
     expect(decoded.datasets[0]!.features['before_epoch']!.value!['timestamp_value']).toEqual({ seconds: '-2', nanos: 500_000_000 });
+    expect(decoded.datasets[0]!.features['max_ts']!.value!['timestamp_value']).toEqual({ seconds: '253402300799', nanos: 999_999_000 });
+    expect(decoded.datasets[0]!.features['max_ms']!.value!['timestamp_value']).toEqual({ seconds: '253402300799', nanos: 999_000_000 });
+    expect(decoded.datasets[0]!.features['min_ts']!.value!['timestamp_value']).toEqual({ seconds: '-62135596800', nanos: 0 });
+    expect(decoded.datasets[0]!.features['year1_us']!.value!['timestamp_value']).toEqual({ seconds: '-62135596800', nanos: 1000 });
+    expect(decoded.datasets[0]!.features['max_i64']!.value!['int64_value']).toBe('9223372036854775807');
+    const json = results[0]!.toObject().features;
+    expect(json['max_ts']!.value).toBe('9999-12-31T23:59:59.999999Z');
+    expect(json['max_ms']!.value).toBe('9999-12-31T23:59:59.999Z');
+    expect(json['min_ts']!.value).toBe('0001-01-01T00:00:00.000Z');
+    expect(json['year1_us']!.value).toBe('0001-01-01T00:00:00.000001Z');
     expect(decoded.datasets[0]!.features['gone']!.status).toBe('NULL_VALUE');
   });
 

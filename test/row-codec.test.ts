@@ -16,15 +16,17 @@ function roundTrip(values: (TypedValue | null)[], dict = new StringDictionaryBui
 describe('bin1 row codec', () => {
   it('round-trips every type exactly, including edge values', () => {
     const cases: (TypedValue | null)[][] = [
-      [12.5, '9007199254740993', 'DE', true, 1_759_322_096_789_000, ['pvp', 'guild_leader']],
-      [-0.001, '-42', '', false, 1_759_322_096_789_123, []],
-      [0, '0', 'Ünïcode ✓ '.repeat(20), true, 0, ['x'.repeat(300)]],
-      [Number.NaN, '9223372036854775807', 'a', false, -1_500_000, ['a', 'a', 'b']],
-      [Number.POSITIVE_INFINITY, '-9223372036854775808', 'b', true, -1, ['']],
-      [-0, String(Number.MAX_SAFE_INTEGER), 'c', false, 253_402_300_799_999_999, null],
+      [12.5, '9007199254740993', 'DE', true, 1_759_322_096_789_000n, ['pvp', 'guild_leader']],
+      [-0.001, '-42', '', false, 1_759_322_096_789_123n, []],
+      [0, '0', 'Ünïcode ✓ '.repeat(20), true, 0n, ['x'.repeat(300)]],
+      [Number.NaN, '9223372036854775807', 'a', false, -1_500_000n, ['a', 'a', 'b']],
+      [Number.POSITIVE_INFINITY, '-9223372036854775808', 'b', true, -1n, ['']],
+      [-0, String(Number.MAX_SAFE_INTEGER), 'c', false, 253_402_300_799_999_999n, null],
+      [1, '2', 'e', true, -62_135_596_799_999_999n, null],
+      [1, '2', 'e', true, -62_135_596_800_000_000n, null],
       [1e300, String(Number.MIN_SAFE_INTEGER), null, null, null, null],
       [null, null, null, null, null, null],
-      [-123456789, '1', 'd', true, 1000, ['d']],
+      [-123456789, '1', 'd', true, 1000n, ['d']],
     ];
     for (const values of cases) {
       const out = roundTrip(values);
@@ -38,7 +40,7 @@ describe('bin1 row codec', () => {
 
   it('stores repeated short strings once, in the dictionary, and keeps rows small', () => {
     const dict = new StringDictionaryBuilder();
-    const row = [12.34, '57', 'US', true, 1_761_955_200_000_000, ['pvp', 'collector', 'guild_leader']];
+    const row = [12.34, '57', 'US', true, 1_761_955_200_000_000n, ['pvp', 'collector', 'guild_leader']];
     const first = encodeRow(COLUMNS, row, dict);
     expect(dict.entries).toEqual(['US', 'pvp', 'collector', 'guild_leader']);
     const again = encodeRow(COLUMNS, row, dict);
@@ -51,7 +53,7 @@ describe('bin1 row codec', () => {
     const dict = new StringDictionaryBuilder();
     for (let i = 0; i < DICTIONARY_MAX_ENTRIES + 10; i++) dict.id(`s${i}`);
     expect(dict.entries.length).toBe(DICTIONARY_MAX_ENTRIES);
-    const out = roundTrip([1, '1', 'brand-new', true, 0, ['also-new']], dict);
+    const out = roundTrip([1, '1', 'brand-new', true, 0n, ['also-new']], dict);
     expect(out[2]).toBe('brand-new');
     expect(out[5]).toEqual(['also-new']);
   });

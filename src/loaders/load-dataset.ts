@@ -99,7 +99,7 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
     });
     const { counters, dictionary } = await writeAll(dataset, plan, opened, writer, config.loader.batchRows, options.progress ?? silentProgress, totalRows);
     const totals = await writer.finish();
-    const stats = { rows: totals.entities, rejected: counters.rejected, rejectedReasons: counters.reasons, duplicates: totals.duplicates, durationMs: performance.now() - started };
+    const stats = { rows: totals.entities, rejected: counters.rejected, rejectedReasons: counters.reasons, valueRejects: counters.valueRejects, duplicates: totals.duplicates, durationMs: performance.now() - started };
     await store.recordStats(dataset.name, version, token, stats, dictionary);
     runChecks(dataset, counters.rowsRead, stats.rows, stats.rejected, versions.find((v) => v.id === previous)?.rows ?? null);
     const stop = stopReason();

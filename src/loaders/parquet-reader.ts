@@ -8,13 +8,21 @@ import { compressors } from 'hyparquet-compressors';
 import type { ColumnType } from '../column-types.js';
 import { MaltError } from '../errors.js';
 
-/** Timestamps arrive as integer microseconds since the epoch (not Date, which drops micros). */
+/**
+ * Timestamps arrive as exact bigint microseconds since the epoch (not Date, which drops micros,
+ * nor number, which is inexact far from 1970). Nanosecond timestamps (and INT96) are truncated
+ * to the microsecond below (floor, also for instants before 1970).
+ */
 const PARSERS: Partial<ParquetParsers> = {
-  timestampFromMilliseconds: (ms: bigint) => Number(ms) * 1000,
-  timestampFromMicroseconds: (us: bigint) => Number(us),
-  timestampFromNanoseconds: (ns: bigint) => Number(ns / 1000n),
-  dateFromDays: (days: number) => days * 86_400_000_000,
-};
+  timestampFromMilliseconds: (ms: bigint) => BigInt(ms) * 1000n,
+  timestampFromMicroseconds: (us: bigint) => BigInt(us),
+  timestampFromNanoseconds: (ns: bigint) => {
+    const n = BigInt(ns);
+    const q = n / 1000n;
+    return n < 0n && q * 1000n !== n ? q - 1n : q;
+  },
+  dateFromDays: (days: number) => BigInt(days) * 86_400_000_000n,
+} as unknown as Partial<ParquetParsers>;
 
 /** What a Parquet column can be served as, or why it cannot. */
 export interface ParquetColumnInfo {

@@ -6,7 +6,7 @@ import type { DatasetConfig } from '../config.js';
 import { StringDictionaryBuilder, encodeRow } from '../row-codec.js';
 import type { LoadPlan } from './source-schema.js';
 import type { SnapshotWriter } from './snapshot-writer.js';
-import { UNCONVERTIBLE, convertKey, convertValue } from './value-converter.js';
+import { type ConvertNotes, ValueReject, convertKey, convertValue } from './value-converter.js';
 
 /** Redis keeps a hash compact (listpack) only while every value is at most this many bytes. */
 export const LISTPACK_VALUE_BYTES = 64;
@@ -17,15 +17,22 @@ export interface RowCounters {
   reasons: Record<string, number>;
   /** Stored values larger than LISTPACK_VALUE_BYTES (their buckets cost more memory). */
   wideRows: number;
+  /** Values stored as null (or list elements dropped), per column by reason: {column: {reason: count}}. */
+  valueRejects: Record<string, Record<string, number>>;
 }
 
 export function newCounters(): RowCounters {
-  return { rowsRead: 0, rejected: 0, reasons: {}, wideRows: 0 };
+  return { rowsRead: 0, rejected: 0, reasons: {}, wideRows: 0, valueRejects: {} };
 }
 
 function reject(c: RowCounters, reason: string): void {
   c.rejected++;
   c.reasons[reason] = (c.reasons[reason] ?? 0) + 1;
+}
+
+function rejectValue(c: RowCounters, column: string, reason: string, n = 1): void {
+  const col = (c.valueRejects[column] ??= {});
+  col[reason] = (col[reason] ?? 0) + n;
 }
 
 export async function writeRowGroup(
@@ -43,6 +50,7 @@ export async function writeRowGroup(
     else await writer.writeValues(b);
   };
   const values: unknown[] = new Array(plan.columns.length);
+  const notes: ConvertNotes = { nullElements: 0 };
   for (const row of rows) {
     c.rowsRead++;
     const k = convertKey(row[key]);
@@ -56,22 +64,24 @@ export async function writeRowGroup(
       if (typeof seg !== 'string' || seg.length === 0) reject(c, 'null_segment');
       else value = seg;
     } else if (plan.segmentShape === 'wide') {
-      const list = convertValue('string_list', row[segmentColumn]);
-      if (list === UNCONVERTIBLE) reject(c, `unconvertible:${segmentColumn}`);
+      notes.nullElements = 0;
+      const list = convertValue('string_list', row[segmentColumn], notes);
+      if (notes.nullElements > 0) rejectValue(c, segmentColumn, 'null_list_element', notes.nullElements);
+      if (list instanceof ValueReject) reject(c, `${list.reason}:${segmentColumn}`);
       else value = JSON.stringify([...new Set((list as string[] | null) ?? [])].sort());
     } else {
-      let bad: string | null = null;
+      // One bad value never drops the row: it is stored as null (served NULL_VALUE, or DEFAULTED).
       for (let i = 0; i < plan.columns.length; i++) {
         const col = plan.columns[i]!;
-        const v = convertValue(col.type, row[col.name]);
-        if (v === UNCONVERTIBLE) {
-          bad = col.name;
-          break;
-        }
-        values[i] = v;
+        notes.nullElements = 0;
+        const v = convertValue(col.type, row[col.name], notes);
+        if (notes.nullElements > 0) rejectValue(c, col.name, 'null_list_element', notes.nullElements);
+        if (v instanceof ValueReject) {
+          rejectValue(c, col.name, v.reason);
+          values[i] = null;
+        } else values[i] = v;
       }
-      if (bad !== null) reject(c, `unconvertible:${bad}`);
-      else value = encodeRow(plan.columns, values as never, dict);
+      value = encodeRow(plan.columns, values as never, dict);
     }
     if (value === null) continue;
     if (typeof value !== 'string' && value.length > LISTPACK_VALUE_BYTES) c.wideRows++;

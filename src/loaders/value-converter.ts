@@ -1,14 +1,24 @@
 /**
  * Converts values as hyparquet returns them into malt's typed in-memory values, or says why a
- * row must be rejected. Rejections are counted by reason in the version's load report.
+ * row (bad key) or one value must be rejected. Rejections are counted by reason in the version's
+ * load report: rows by reason, values per column by reason (a rejected value is stored as null).
  */
-import type { ColumnType, TypedValue } from '../column-types.js';
+import { type ColumnType, type TypedValue, timestampInRange } from '../column-types.js';
 import { entityIdProblem } from '../entity-id.js';
 
-export const UNCONVERTIBLE = Symbol('unconvertible');
+/** Why one value could not be served; the value is stored as null and counted per column. */
+export class ValueReject {
+  constructor(readonly reason: string) {}
+}
+export const UNCONVERTIBLE = new ValueReject('unconvertible');
+export const INT64_OUT_OF_RANGE = new ValueReject('int64_out_of_range');
+export const TIMESTAMP_OUT_OF_RANGE = new ValueReject('timestamp_out_of_range');
 
-/** The largest instant JavaScript's Date represents, in microseconds. */
-export const MAX_TIMESTAMP_MICROS = 8.64e18;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** Per-value notes of one conversion: null list elements that were dropped. */
+export interface ConvertNotes { nullElements: number }
 
 /** Converts a key value (string or integer column) to the wire id, or returns a reject reason. */
 export function convertKey(raw: unknown): { id: string } | { reason: string } {
@@ -21,8 +31,8 @@ export function convertKey(raw: unknown): { id: string } | { reason: string } {
   return entityIdProblem(id) === null ? { id } : { reason: 'invalid_key' };
 }
 
-/** Returns the typed value, null for a null, or UNCONVERTIBLE. */
-export function convertValue(type: ColumnType, raw: unknown): TypedValue | null | typeof UNCONVERTIBLE {
+/** Returns the typed value, null for a null, or a ValueReject (the reason). */
+export function convertValue(type: ColumnType, raw: unknown, notes?: ConvertNotes): TypedValue | null | ValueReject {
   if (raw === null || raw === undefined) return null;
   switch (type) {
     case 'double':
@@ -30,21 +40,33 @@ export function convertValue(type: ColumnType, raw: unknown): TypedValue | null 
       if (typeof raw === 'bigint') return Number(raw);
       return UNCONVERTIBLE;
     case 'int64':
-      if (typeof raw === 'bigint') return raw.toString();
-      if (typeof raw === 'number' && Number.isInteger(raw)) return String(raw);
+      // UINT64 columns arrive as unsigned bigints: beyond int64 they are refused, not wrapped.
+      if (typeof raw === 'bigint') return raw >= INT64_MIN && raw <= INT64_MAX ? raw.toString() : INT64_OUT_OF_RANGE;
+      if (typeof raw === 'number' && Number.isSafeInteger(raw)) return String(raw);
       return UNCONVERTIBLE;
     case 'string':
       return typeof raw === 'string' ? raw : UNCONVERTIBLE;
     case 'bool':
       return typeof raw === 'boolean' ? raw : UNCONVERTIBLE;
     case 'timestamp': {
-      // Only instants a Date can represent (±8.64e15 ms): "never" sentinels such as INT64_MAX are rejected.
-      const us = typeof raw === 'number' ? Math.trunc(raw) : raw instanceof Date ? raw.getTime() * 1000 : NaN;
-      return Number.isFinite(us) && Math.abs(us) <= MAX_TIMESTAMP_MICROS ? us : UNCONVERTIBLE;
+      // Exact µs; only RFC 3339's range is served ("never" sentinels such as INT64_MAX are refused).
+      let us: bigint;
+      if (typeof raw === 'bigint') us = raw;
+      else if (typeof raw === 'number' && Number.isSafeInteger(raw)) us = BigInt(raw);
+      else if (raw instanceof Date && !Number.isNaN(raw.getTime())) us = BigInt(raw.getTime()) * 1000n;
+      else return UNCONVERTIBLE;
+      return timestampInRange(us) ? us : TIMESTAMP_OUT_OF_RANGE;
     }
-    case 'string_list':
+    case 'string_list': {
       if (!Array.isArray(raw)) return UNCONVERTIBLE;
-      for (const s of raw) if (typeof s !== 'string') return UNCONVERTIBLE;
-      return raw as string[];
+      let nulls = 0;
+      for (const s of raw) {
+        if (s === null || s === undefined) nulls++;
+        else if (typeof s !== 'string') return UNCONVERTIBLE;
+      }
+      if (nulls === 0) return raw as string[];
+      if (notes) notes.nullElements += nulls;
+      return (raw as (string | null)[]).filter((s): s is string => typeof s === 'string');
+    }
   }
 }

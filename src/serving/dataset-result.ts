@@ -58,11 +58,12 @@ export class DatasetResult {
 }
 
 /** RFC 3339 with 3 or 6 fractional digits, as proto3 JSON renders a Timestamp. */
-export function formatTimestamp(micros: number): string {
-  const ms = Math.floor(micros / 1000);
-  const iso = new Date(ms).toISOString();
-  const extra = micros - ms * 1000;
-  return extra === 0 ? iso : `${iso.slice(0, -1)}${String(extra).padStart(3, '0')}Z`;
+export function formatTimestamp(micros: bigint): string {
+  let ms = micros / 1000n;
+  if (ms * 1000n > micros) ms -= 1n;
+  const iso = new Date(Number(ms)).toISOString();
+  const extra = micros - ms * 1000n;
+  return extra === 0n ? iso : `${iso.slice(0, -1)}${String(extra).padStart(3, '0')}Z`;
 }
 
 /** JSON text of a value: int64 as a string (exact), timestamps as RFC 3339, non-finite doubles as strings. */
@@ -70,7 +71,7 @@ export function jsonValue(type: ColumnType, v: TypedValue | null): string {
   if (v === null) return 'null';
   switch (type) {
     case 'int64': return `"${v as string}"`;
-    case 'timestamp': return `"${formatTimestamp(v as number)}"`;
+    case 'timestamp': return `"${formatTimestamp(v as bigint)}"`;
     case 'double': return Number.isFinite(v) ? String(v) : `"${String(v)}"`;
     default: return JSON.stringify(v);
   }

@@ -60,11 +60,13 @@ function encodeValue(type: ColumnType, v: TypedValue): Buffer {
     case 'string': w.string(3, v as string); break;
     case 'bool': w.tag(4, 0); w.varint(v ? 1 : 0); break;
     case 'timestamp': {
-      const micros = v as number;
-      const seconds = Math.floor(micros / 1_000_000);
-      const nanos = (micros - seconds * 1_000_000) * 1000;
+      // Exact: seconds = floor(µs / 1e6), nanos = (µs mod 1e6) * 1000, in [0, 1e9).
+      const micros = v as bigint;
+      let seconds = micros / 1_000_000n;
+      if (seconds * 1_000_000n > micros) seconds -= 1n;
+      const nanos = Number(micros - seconds * 1_000_000n) * 1000;
       const ts = new Writer(16);
-      if (seconds !== 0) { ts.tag(1, 0); ts.int64(String(seconds)); }
+      if (seconds !== 0n) { ts.tag(1, 0); ts.int64(String(seconds)); }
       if (nanos !== 0) { ts.tag(2, 0); ts.varint(nanos); }
       w.bytes(5, ts.finish());
       break;

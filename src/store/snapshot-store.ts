@@ -34,6 +34,8 @@ export interface VersionManifest {
   readonly rows: number;
   readonly rejected: number;
   readonly rejectedReasons: Readonly<Record<string, number>>;
+  /** Values stored as null or list elements dropped: {column: {reason: count}}. */
+  readonly valueRejects: Readonly<Record<string, Record<string, number>>>;
   readonly duplicates: number;
   readonly loadedAt: string;
   readonly publishedAt: string | null;
@@ -51,6 +53,7 @@ export interface LoadStats {
   rows: number;
   rejected: number;
   rejectedReasons: Record<string, number>;
+  valueRejects?: Record<string, Record<string, number>>;
   duplicates: number;
   durationMs: number;
 }
@@ -70,6 +73,7 @@ function parseManifest(id: number, h: Record<string, string>): VersionManifest |
     rows: Number(h['rows'] ?? 0),
     rejected: Number(h['rejected'] ?? 0),
     rejectedReasons: JSON.parse(h['rejected_reasons'] ?? '{}') as Record<string, number>,
+    valueRejects: JSON.parse(h['value_rejects'] ?? '{}') as Record<string, Record<string, number>>,
     duplicates: Number(h['duplicates'] ?? 0),
     loadedAt: h['loaded_at'] ?? '',
     publishedAt: h['published_at'] ?? null,
@@ -79,6 +83,16 @@ function parseManifest(id: number, h: Record<string, string>): VersionManifest |
     durationMs: Number(h['duration_ms'] ?? 0),
     error: h['error'] ?? null,
   };
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export class SnapshotStore {
@@ -161,6 +175,7 @@ export class SnapshotStore {
   async recordStats(dataset: string, version: number, lockToken: string, stats: LoadStats, dictionary: readonly string[]): Promise<void> {
     const ok = await this.updateLoading(dataset, version, lockToken, {
       rows: stats.rows, rejected: stats.rejected, rejected_reasons: JSON.stringify(stats.rejectedReasons),
+      value_rejects: JSON.stringify(stats.valueRejects ?? {}),
       duplicates: stats.duplicates, duration_ms: Math.round(stats.durationMs),
     }, dictionary);
     if (!ok) throw new MaltError('LOAD_IN_PROGRESS', `lost the load lock of ${dataset} (another loader took over); nothing was published`);
@@ -261,6 +276,10 @@ export class SnapshotStore {
     if (ok !== 'OK') {
       const [holder, ttl] = await Promise.all([this.redis.get(this.keys.lock(dataset)), this.redis.pttl(this.keys.lock(dataset))]);
       const parts = (holder ?? '').split('|');
+      // A loader on this host whose process is gone (killed): take its lock over at once.
+      if (holder !== null && parts.length === 3 && parts[0] === hostname() && !processAlive(Number(parts[1]))) {
+        if ((await callScript(this.redis, 'maltTakeOverLock', [this.keys.lock(dataset)], [holder, token, ttlMs])) === 1) return token;
+      }
       const who = parts.length === 3 ? ` (pid ${parts[1]} on host ${parts[0]})` : '';
       const expires = ttl > 0 ? `its lock expires in ${(ttl / 1000).toFixed(1)} s unless renewed` : 'its lock has no expiry';
       throw new MaltError('LOAD_IN_PROGRESS', `another loader${who} is loading ${dataset}; ${expires}`);

@@ -12,9 +12,10 @@ function protoValue(type: ColumnType, v: TypedValue): Record<string, unknown> {
     case 'string': return { string_value: v };
     case 'bool': return { bool_value: v };
     case 'timestamp': {
-      const micros = v as number;
-      const seconds = Math.floor(micros / 1_000_000);
-      return { timestamp_value: { seconds: String(seconds), nanos: (micros - seconds * 1_000_000) * 1000 } };
+      // Exact reference (bigint µs), computed independently of proto-encoding.ts via modulo.
+      const micros = v as bigint;
+      const rem = ((micros % 1_000_000n) + 1_000_000n) % 1_000_000n;
+      return { timestamp_value: { seconds: String((micros - rem) / 1_000_000n), nanos: Number(rem) * 1000 } };
     }
     case 'string_list': return { string_list_value: { values: v } };
   }
