@@ -24,3 +24,24 @@ describe('load lock', () => {
     }
   });
 });
+
+describe('dead lock owner', () => {
+  it('a lock left by a dead loader on this host is taken over at once', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const pid = Number(dead.stdout);
+    const dir = tmpDir();
+    writePlayers(path.join(dir, 'p.parquet'), [{ id: 'a', ltv: 1, level: 1, country: 'SE', is_payer: true, last_login: null, tags: null }]);
+    const config = makeConfig({ datasets: [featuresDataset('dead', path.join(dir, 'p.parquet'))] });
+    const redis = newRedis(config);
+    try {
+      const lock = new KeyLayout(config.redis.keyPrefix).lock('dead');
+      await redis.set(lock, `${hostname()}|${pid}|abc`, 'PX', 30_000);
+      const report = await load(config, 'dead');
+      expect(report.status).toBe('published');
+      expect(await redis.exists(lock)).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});

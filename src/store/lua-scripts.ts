@@ -15,6 +15,7 @@ const SCRIPTS = {
   maltAddSegments: { file: 'add-segments.lua', keys: 1 },
   maltRenewLock: { file: 'renew-lock.lua', keys: 1 },
   maltReleaseLock: { file: 'release-lock.lua', keys: 1 },
+  maltTakeOverLock: { file: 'take-over-lock.lua', keys: 1 },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
