@@ -57,7 +57,7 @@ beforeAll(async () => {
     datasets: [
       featuresDataset('players', path.join(dir, 'players'), { defaults: { ltv: 0, country: 'unknown' } }),
       { name: 'segments', kind: 'segments', source: { format: 'parquet', uri: path.join(dir, 'segments') }, key: 'player_id', segment_column: 'segment' },
-      { name: 'never_loaded', kind: 'segments', source: { format: 'parquet', uri: path.join(dir, 'nothing') }, key: 'player_id', segment_column: 'segment' },
+      { name: 'never_loaded', kind: 'segments', source: { format: 'parquet', uri: path.join(dir, 'nothing') }, key: 'player_id', segment_column: 'segment', allow_empty: true },
     ],
   });
   playersReport = await load(config, 'players');

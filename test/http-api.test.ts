@@ -54,7 +54,7 @@ beforeAll(async () => {
       { name: 'scores', kind: 'features', source: { format: 'parquet', uri: path.join(dir, 'scores') }, key: 'player_id' },
       { name: 'segments', kind: 'segments', source: { format: 'parquet', uri: path.join(dir, 'segments') }, key: 'player_id', segment_column: 'segment' },
       // Declared, never loaded. A segments dataset so that requests naming no dataset still work.
-      { name: 'never_loaded', kind: 'segments', source: { format: 'parquet', uri: path.join(dir, 'nothing') }, key: 'player_id', segment_column: 'segment' },
+      { name: 'never_loaded', kind: 'segments', source: { format: 'parquet', uri: path.join(dir, 'nothing') }, key: 'player_id', segment_column: 'segment', allow_empty: true },
     ],
   });
   playersReport = await load(config, 'players');
