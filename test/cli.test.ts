@@ -99,8 +99,9 @@ describe('malt CLI', () => {
 
     const versions = await malt(['versions', 'cli_pf', '--json', '-c', file], env);
     const parsed = JSON.parse(versions.stdout);
-    expect(parsed.current).toBe(2);
-    expect(parsed.versions.map((v: { id: number; state: string }) => [v.id, v.state])).toEqual([[2, 'published'], [1, 'published']]);
+    expect(parsed.current_version).toBe('2');
+    expect(parsed.versions.map((v: { version: string; state: string }) => [v.version, v.state])).toEqual([['2', 'published'], ['1', 'published']]);
+    expect(Object.keys(parsed.versions[0])).toEqual(expect.arrayContaining(['rejected_reasons', 'source_fingerprint', 'loaded_at', 'duration_ms', 'current']));
     const rb = await malt(['rollback', 'cli_pf', '-c', file], env);
     expect(rb.stdout).toContain('now serving version 1 (was 2)');
     expect((await malt(['rollback', 'cli_pf', '--to', '2', '-c', file], env)).stdout).toContain('now serving version 2 (was 1)');
@@ -234,5 +235,21 @@ describe('malt CLI', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('error REDIS_SERVER_MISSING');
     expect(r.stderr).toContain('apt-get install -y redis-server');
+  });
+});
+
+describe('malt sample', () => {
+  it('suggests a command that works outside the clone (node <abs bin/malt.js>), not npx', async () => {
+    const dir = tmpDir();
+    const r = await malt(['sample', '--players', '50', '--dir', path.join(dir, 'lake')], {}, dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('npx');
+    const m = /next: node (".*?") load/.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    const bin = JSON.parse(m![1]!) as string;
+    expect(path.isAbsolute(bin)).toBe(true);
+    expect(existsSync(bin)).toBe(true);
+    const check = await malt(['check-config'], {}, dir);
+    expect(check.stdout).toContain('config OK');
   });
 });

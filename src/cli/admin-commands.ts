@@ -5,11 +5,13 @@
 import type { Command } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { type MaltConfig, findDataset } from '../config.js';
 import { MaltError } from '../errors.js';
 import { sampleConfigDocument, writeSampleLake } from '../sample/sample-lake.js';
 import { grpcGet } from '../serving/grpc-client.js';
+import { versionsJson } from '../model/version-json.js';
 import { action, config, configOption, withStore } from './cli-support.js';
 
 function declared(cfg: MaltConfig, name: string): void {
@@ -22,7 +24,7 @@ function registerVersions(program: Command): void {
       const cfg = config(opts);
       declared(cfg, name);
       const [current, versions] = await withStore(cfg, async (s) => [await s.currentVersionId(name), await s.listVersions(name)] as const);
-      if (opts.json) return console.log(JSON.stringify({ dataset: name, current, versions }, null, 2));
+      if (opts.json) return console.log(JSON.stringify(versionsJson(name, current, versions), null, 2));
       if (versions.length === 0) return console.log(`${name}: no versions yet`);
       console.log('   version  state       rows        rejected  dups  loaded_at                 fingerprint');
       for (const v of versions) {
@@ -66,7 +68,8 @@ function registerSample(program: Command): void {
       console.log(`wrote ${s.players.toLocaleString('en-US')} players to ${dir}/player_features (${s.featureFiles.length} files) and ${s.segmentRows.toLocaleString('en-US')} segment rows to ${dir}/player_segments`);
       if (opts.config && !existsSync('malt.yaml')) {
         writeFileSync('malt.yaml', toYaml(sampleConfigDocument(path.relative(process.cwd(), dir) || '.')));
-        console.log('wrote malt.yaml; next: npx malt load && npx malt serve');
+        const malt = `node ${JSON.stringify(path.resolve(fileURLToPath(import.meta.url), '../../../bin/malt.js'))}`;
+        console.log(`wrote malt.yaml; next: ${malt} load && ${malt} serve`);
       }
     }));
 }
