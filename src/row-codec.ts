@@ -21,7 +21,7 @@
  * Segments datasets store a JSON array of segment names (the long-shape loader script edits it).
  */
 import type { ColumnType, TypedValue } from './column-types.js';
-import type { ColumnSpec } from './store/snapshot-store.js';
+import type { ColumnSpec } from './model/types.js';
 import { ByteWriter } from './byte-writer.js';
 
 export const ROW_FORMAT = 'bin1';

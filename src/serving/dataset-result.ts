@@ -9,14 +9,8 @@
 import type { ColumnType, TypedValue } from '../column-types.js';
 import { type EncodedMessage, encodeDatasetResult } from './proto-encoding.js';
 
-export type FieldStatus = 'PRESENT' | 'NULL_VALUE' | 'NOT_FOUND' | 'DEFAULTED';
-
-export interface Feature {
-  readonly name: string;
-  readonly type: ColumnType;
-  readonly value: TypedValue | null;
-  readonly status: FieldStatus;
-}
+import type { Feature, FieldStatus } from '../model/types.js';
+export type { Feature, FieldStatus } from '../model/types.js';
 
 export class DatasetResult {
   private constructor(

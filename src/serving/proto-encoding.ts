@@ -6,7 +6,7 @@
  * tests decode these bytes with the generic proto-loader client, so a drift fails them.
  */
 import type { ColumnType, TypedValue } from '../column-types.js';
-import type { Feature, FieldStatus } from './dataset-result.js';
+import type { Feature, FieldStatus } from '../model/types.js';
 import { ByteWriter } from '../byte-writer.js';
 
 const STATUS_NUMBER: Record<FieldStatus, number> = { PRESENT: 1, NULL_VALUE: 2, NOT_FOUND: 3, DEFAULTED: 4 };

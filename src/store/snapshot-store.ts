@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import type { ColumnType } from '../column-types.js';
 import type { DatasetKind } from '../config.js';
 import { MaltError } from '../errors.js';
 import { KeyLayout, parseVersionPointer, versionEvent } from '../keys.js';
@@ -14,10 +13,8 @@ import { ROW_FORMAT } from '../row-codec.js';
 
 export type VersionState = 'loading' | 'published' | 'failed' | 'reclaiming';
 
-export interface ColumnSpec {
-  readonly name: string;
-  readonly type: ColumnType;
-}
+export type { ColumnSpec } from '../model/types.js';
+import type { ColumnSpec } from '../model/types.js';
 
 export interface VersionManifest {
   readonly id: number;

@@ -1,0 +1,21 @@
+/**
+ * Shared data types (no I/O, no imports beyond other pure types), so that the codec, the store
+ * and the serving modules can share them without importing each other.
+ */
+import type { ColumnType, TypedValue } from '../column-types.js';
+
+export type DatasetKind = 'features' | 'segments';
+
+export interface ColumnSpec {
+  readonly name: string;
+  readonly type: ColumnType;
+}
+
+export type FieldStatus = 'PRESENT' | 'NULL_VALUE' | 'NOT_FOUND' | 'DEFAULTED';
+
+export interface Feature {
+  readonly name: string;
+  readonly type: ColumnType;
+  readonly value: TypedValue | null;
+  readonly status: FieldStatus;
+}
