@@ -102,6 +102,11 @@ export async function openParquetFile(path: string): Promise<OpenParquetFile> {
   const schema = parquetSchema(metadata);
   const columns = new Map<string, ParquetColumnInfo>();
   for (const child of schema.children) columns.set(child.element.name, describeColumn(child));
+  // hyparquet reinterprets UINT64 as unsigned only for REQUIRED columns; nullable ones arrive as
+  // signed bigints (2^64-1 as -1n). Reinterpret them here so out-of-int64 values are refused, not wrapped.
+  const unsigned64 = schema.children.filter((c) => c.children.length === 0 && (c.element.converted_type === 'UINT_64'
+    || (c.element.logical_type?.type === 'INTEGER' && c.element.logical_type.bitWidth === 64 && !c.element.logical_type.isSigned)))
+    .map((c) => c.element.name);
   const opened = file;
   return {
     path, metadata, columns,
@@ -120,6 +125,13 @@ export async function openParquetFile(path: string): Promise<OpenParquetFile> {
           throw new MaltError('SOURCE_UNREADABLE', `${path}: row group at rows ${start}–${end} could not be decoded: ${(err as Error).message}`);
         }
         start = end;
+        for (const name of unsigned64) {
+          if (!wanted.includes(name)) continue;
+          for (const row of rows) {
+            const v = row[name];
+            if (typeof v === 'bigint' && v < 0n) row[name] = BigInt.asUintN(64, v);
+          }
+        }
         yield rows;
       }
     },
