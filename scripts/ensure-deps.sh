@@ -21,6 +21,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# python3-grpcio: the exact-values test talks to the gRPC API with a non-Node client.
+if ! /usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""; if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+  if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
+    echo "installing python3-grpcio with apt-get..." >&2
+    $SUDO apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-grpcio >/dev/null
+  fi
+fi
+
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("malt needs Node.js >= 20.19, found "+process.versions.node); process.exit(1) }'
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
