@@ -3,16 +3,23 @@
  * /docs/json. Entity responses are pre-serialised strings, so their response schemas only
  * document the shape.
  */
-const errorBody = {
-  type: 'object',
-  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
-} as const;
+import { ERROR_CATALOG, type ErrorCode } from '../errors.js';
 
-export const errorResponses = {
-  400: { description: 'INVALID_ENTITY_ID, INVALID_ARGUMENT, BATCH_TOO_LARGE, MALFORMED_JSON', ...errorBody },
-  404: { description: 'DATASET_NOT_FOUND', ...errorBody },
-  503: { description: 'STORE_UNAVAILABLE, DATASET_NOT_LOADED, SHUTTING_DOWN', ...errorBody },
-} as const;
+/** OpenAPI error responses generated from the catalog: one per HTTP status of the given codes. */
+export function errorResponses(...codes: ErrorCode[]): Record<number, { description: string; type: 'object'; properties: Record<string, unknown> }> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const c of codes) byStatus.set(ERROR_CATALOG[c].http, [...(byStatus.get(ERROR_CATALOG[c].http) ?? []), c]);
+  return Object.fromEntries([...byStatus].map(([status, cs]) => [status, {
+    description: cs.join(', '),
+    type: 'object' as const,
+    properties: { error: { type: 'object', properties: { code: { type: 'string', enum: cs }, message: { type: 'string' }, details: { type: 'array', items: { type: 'string' } } } } },
+  }]));
+}
+
+/** What every request can fail with, whatever the route. */
+const COMMON: ErrorCode[] = ['STORE_UNAVAILABLE', 'SHUTTING_DOWN', 'INTERNAL'];
+const LOOKUP: ErrorCode[] = [...COMMON, 'INVALID_ENTITY_ID', 'INVALID_ARGUMENT', 'DATASET_NOT_FOUND', 'DATASET_NOT_LOADED'];
+const SEGMENTS: ErrorCode[] = [...LOOKUP, 'NOT_A_SEGMENTS_DATASET'];
 
 const value = {
   description: 'Typed value: number (double), string (int64, exact), string (timestamp, RFC 3339), boolean, string, array of strings, or null',
@@ -46,7 +53,7 @@ export const entitySchemas = {
     summary: 'Look up one entity in one or more datasets',
     params: idParam,
     querystring: { type: 'object', properties: { datasets: { type: 'string', description: 'Comma-separated dataset names; empty = every features dataset' } } },
-    response: { 200: entityResult, ...errorResponses },
+    response: { 200: entityResult, ...errorResponses(...LOOKUP) },
   },
   batch: {
     summary: 'Look up many entities; results are in request order',
@@ -59,7 +66,7 @@ export const entitySchemas = {
         datasets: { type: 'array', items: { type: 'string' } },
       },
     },
-    response: { 200: { type: 'object', properties: { results: { type: 'array', items: entityResult } } }, ...errorResponses },
+    response: { 200: { type: 'object', properties: { results: { type: 'array', items: entityResult } } }, ...errorResponses(...LOOKUP, 'BATCH_TOO_LARGE', 'MALFORMED_JSON', 'PAYLOAD_TOO_LARGE') },
   },
   segments: {
     summary: 'The segments an entity belongs to',
@@ -67,23 +74,24 @@ export const entitySchemas = {
     querystring: { type: 'object', properties: { dataset: { type: 'string', description: 'Segments dataset; optional when only one is declared' } } },
     response: {
       200: { type: 'object', properties: { entity_id: { type: 'string' }, segments: { type: 'array', items: { type: 'string' } }, version: { type: 'string' }, found: { type: 'boolean' } } },
-      ...errorResponses,
+      ...errorResponses(...SEGMENTS),
     },
   },
   member: {
     summary: 'Whether an entity is in a segment',
     params: { type: 'object', properties: { id: { type: 'string' }, segment: { type: 'string' } }, required: ['id', 'segment'] },
     querystring: { type: 'object', properties: { dataset: { type: 'string' } } },
-    response: { 200: { type: 'object', properties: { member: { type: 'boolean' }, version: { type: 'string' } } }, ...errorResponses },
+    response: { 200: { type: 'object', properties: { member: { type: 'boolean' }, version: { type: 'string' } } }, ...errorResponses(...SEGMENTS) },
   },
 } as const;
 
 export const datasetsSchema = {
-  list: { summary: 'Declared datasets and the version each serves (current version, loaded_at, rows, source fingerprint)' },
-  versions: { summary: 'Versions of a dataset kept in Redis, newest first, with their load reports', params: { type: 'object', properties: { name: { type: 'string' } } } },
+  list: { summary: 'Declared datasets and the version each serves (current version, loaded_at, rows, source fingerprint)', response: errorResponses(...COMMON) },
+  versions: { summary: 'Versions of a dataset kept in Redis, newest first, with their load reports', params: { type: 'object', properties: { name: { type: 'string' } } }, response: errorResponses(...COMMON, 'DATASET_NOT_FOUND') },
   rollback: {
     summary: 'Serve an older version again (default: the newest published version older than the current one)',
     description: 'Optional JSON body {"to": "<version>"}.',
     params: { type: 'object', properties: { name: { type: 'string' } } },
+    response: errorResponses(...COMMON, 'DATASET_NOT_FOUND', 'INVALID_ARGUMENT', 'MALFORMED_JSON', 'PAYLOAD_TOO_LARGE', 'UNAUTHENTICATED', 'ADMIN_DISABLED', 'NO_PREVIOUS_VERSION', 'VERSION_NOT_FOUND'),
   },
 } as const;
