@@ -10,9 +10,12 @@
  *                                  Redis's new version V with an old one
  *   P:{D}:versions         zset    every version id that has keys in Redis, score=id until that version is reclaimed
  *   P:{D}:v:V              hash    the version's manifest: uid, state (loading|published|  until reclaimed
- *                                  failed|reclaiming), buckets, columns (JSON),
- *                                  fingerprint, rows, rejected, rejected_reasons, value_rejects,
- *                                  duplicates, loaded_at, published_at, duration_ms
+ *                                  failed|reclaiming), kind, buckets, columns (JSON),
+ *                                  row_format, fingerprint, source_files, source_bytes,
+ *                                  rows, rejected, rejected_reasons, value_rejects,
+ *                                  duplicates, loaded_at, published_at, current_since,
+ *                                  retired_at, rolled_back_at, duration_ms, error
+ *                                  (docs/redis-layout.md; test/docs-consistency.test.ts)
  *   P:{D}:v:V:dict         string  the version's string dictionary (JSON array),      until reclaimed
  *                                  see row-codec.ts
  *   P:{D}:lock             string  loader lock token                                 PX lock_ttl_ms, renewed while loading
