@@ -7,7 +7,7 @@ import type { VersionManifest } from '../store/snapshot-store.js';
 export function manifestJson(m: VersionManifest, current: number | null): Record<string, unknown> {
   return {
     version: String(m.id), state: m.state, current: m.id === current, rows: m.rows, rejected: m.rejected,
-    rejected_reasons: m.rejectedReasons, duplicates: m.duplicates, source_fingerprint: m.fingerprint,
+    rejected_reasons: m.rejectedReasons, value_rejects: m.valueRejects, duplicates: m.duplicates, source_fingerprint: m.fingerprint,
     source_files: m.sourceFiles, source_bytes: m.sourceBytes, loaded_at: m.loadedAt, published_at: m.publishedAt,
     duration_ms: m.durationMs, ...(m.rolledBackAt ? { rolled_back_at: m.rolledBackAt } : {}), ...(m.error ? { error: m.error } : {}),
   };
