@@ -82,9 +82,9 @@ describe('config', () => {
   it('lets environment variables override server settings', () => {
     const cfg = loadConfig({
       document: { serving: { http_port: 1 }, datasets: [ds()] },
-      env: { REDIS_URL: 'redis://10.0.0.1:6380', MALT_HTTP_PORT: '9090', MALT_GRPC_PORT: '9091', MALT_HOST: '0.0.0.0' },
+      env: { REDIS_URL: 'redis://127.0.0.1:6380', MALT_HTTP_PORT: '9090', MALT_GRPC_PORT: '9091', MALT_HOST: '0.0.0.0' },
     });
-    expect(cfg.redis.url).toBe('redis://10.0.0.1:6380');
+    expect(cfg.redis.url).toBe('redis://127.0.0.1:6380');
     expect(cfg.serving.httpPort).toBe(9090);
     expect(cfg.serving.grpcPort).toBe(9091);
     expect(cfg.serving.host).toBe('0.0.0.0');

@@ -7,19 +7,11 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { MaltConfig } from '../config.js';
 import { MaltError } from '../errors.js';
-import type { SnapshotStore, VersionManifest } from '../store/snapshot-store.js';
+import type { SnapshotStore } from '../store/snapshot-store.js';
+import { versionsJson } from '../model/version-json.js';
 import { withDeadline } from './deadline.js';
 import { datasetsSchema } from './http-schemas.js';
 import type { VersionTracker } from './version-tracker.js';
-
-function manifestJson(m: VersionManifest, current: number | null): Record<string, unknown> {
-  return {
-    version: String(m.id), state: m.state, current: m.id === current, rows: m.rows, rejected: m.rejected,
-    rejected_reasons: m.rejectedReasons, value_rejects: m.valueRejects, duplicates: m.duplicates, source_fingerprint: m.fingerprint,
-    source_files: m.sourceFiles, source_bytes: m.sourceBytes, loaded_at: m.loadedAt, published_at: m.publishedAt,
-    duration_ms: m.durationMs, ...(m.rolledBackAt ? { rolled_back_at: m.rolledBackAt } : {}), ...(m.error ? { error: m.error } : {}),
-  };
-}
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -73,7 +65,7 @@ export function registerDatasetRoutes(app: FastifyInstance, config: MaltConfig, 
   app.get<{ Params: { name: string } }>('/v1/datasets/:name/versions', { schema: datasetsSchema.versions }, async (req) => {
     known(req.params.name);
     const [current, versions] = await withDeadline(Promise.all([store.currentVersionId(req.params.name), store.listVersions(req.params.name)]), deadlineMs);
-    return { dataset: req.params.name, current_version: current === null ? null : String(current), versions: versions.map((m) => manifestJson(m, current)) };
+    return versionsJson(req.params.name, current, versions);
   });
 
   app.post<{ Params: { name: string }; Body: unknown }>('/v1/datasets/:name/rollback', { schema: datasetsSchema.rollback }, async (req) => {
