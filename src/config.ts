@@ -31,7 +31,9 @@ export const DEFAULTS = Object.freeze({
   maxRejectedFraction: 0.01,
 });
 
-export type DatasetKind = 'features' | 'segments';
+import type { DatasetKind } from './model/types.js';
+
+export type { DatasetKind } from './model/types.js';
 
 export interface DatasetChecks {
   readonly minRows: number;

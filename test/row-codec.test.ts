@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TypedValue } from '../src/column-types.js';
 import { DICTIONARY_MAX_ENTRIES, RowDecoder, StringDictionaryBuilder, encodeRow } from '../src/row-codec.js';
-import type { ColumnSpec } from '../src/store/snapshot-store.js';
+import type { ColumnSpec } from '../src/model/types.js';
 
 const COLUMNS: ColumnSpec[] = [
   { name: 'd', type: 'double' }, { name: 'i', type: 'int64' }, { name: 's', type: 'string' },

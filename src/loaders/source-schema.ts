@@ -6,7 +6,7 @@
 import type { ColumnType } from '../column-types.js';
 import type { DatasetConfig } from '../config.js';
 import { MaltError } from '../errors.js';
-import type { ColumnSpec } from '../store/snapshot-store.js';
+import type { ColumnSpec } from '../model/types.js';
 import type { OpenParquetFile, ParquetColumnInfo } from './parquet-reader.js';
 
 /** Which Parquet-side types each declared type accepts. */
