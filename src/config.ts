@@ -29,6 +29,8 @@ export const DEFAULTS = Object.freeze({
   keepVersions: 3,
   minRows: 1,
   maxRejectedFraction: 0.01,
+  syncIntervalMs: 5 * 60_000,
+  syncJitter: 0.1,
 });
 
 import type { DatasetKind } from './model/types.js';
@@ -40,12 +42,40 @@ export interface DatasetChecks {
   readonly maxRejectedFraction: number;
   /** Refuse a load whose row count drops by more than this fraction vs the current version. */
   readonly maxRowDropFraction: number | null;
+  /** Refuse a load where a column's null fraction exceeds the limit: `default` for every served column, `columns` per column. */
+  readonly maxNullFraction: { readonly default: number | null; readonly columns: Readonly<Record<string, number>> };
+  /** When false (default), a column that disappears or changes type vs the served version refuses the load. */
+  readonly allowSchemaChange: boolean;
+}
+
+export type SourceFormat = 'parquet' | 'delta';
+
+export interface SourceConfig {
+  readonly format: SourceFormat;
+  /** Absolute local path (file, directory or glob) or s3://bucket/prefix. */
+  readonly uri: string;
+  /** Delta time travel: load this table version (null = latest). */
+  readonly version: number | null;
+  /** Delta time travel: the latest version committed at or before this RFC 3339 instant (null = latest). */
+  readonly asOf: string | null;
+  /** Hive-partitioned Parquet: 'all' partitions, or only the greatest value of the first level ('latest'). */
+  readonly partition: 'all' | 'latest';
+  /** Parquet folders: load only when Spark's _SUCCESS marker is present. */
+  readonly requireSuccessMarker: boolean;
+}
+
+export interface SyncConfig {
+  /** How often `malt sync` checks the source for a new snapshot. */
+  readonly intervalMs: number;
+  /** Each wait is intervalMs × (1 ± jitter × random). */
+  readonly jitter: number;
 }
 
 export interface DatasetConfig {
   readonly name: string;
   readonly kind: DatasetKind;
-  readonly source: { readonly format: 'parquet'; readonly uri: string };
+  readonly source: SourceConfig;
+  readonly sync: SyncConfig;
   readonly key: string;
   /** Declared columns in declaration order; null = every non-key column, types from Parquet. */
   readonly columns: ReadonlyArray<{ readonly name: string; readonly type: ColumnType }> | null;
@@ -82,6 +112,8 @@ export interface MaltConfig {
     /** How long a replaced version stays readable before reclaim may delete it. */
     readonly reclaimGraceMs: number;
   };
+  /** S3 client settings for s3:// sources (credentials come from the AWS SDK's standard chain). */
+  readonly s3: { readonly region: string | null; readonly endpoint: string | null; readonly forcePathStyle: boolean };
   readonly datasets: readonly DatasetConfig[];
 }
 
@@ -139,6 +171,36 @@ function fraction(obj: Obj, key: string, where: string, def: number | null, p: P
   return v;
 }
 
+function bool(obj: Obj, key: string, where: string, def: boolean, p: Problems): boolean {
+  const v = obj[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v !== 'boolean') {
+    p.add(`${where}.${key}`, `must be true or false, got ${JSON.stringify(v)}`);
+    return def;
+  }
+  return v;
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A duration: a number of milliseconds or a string like 500ms, 30s, 5m, 1h. */
+function duration(obj: Obj, key: string, where: string, def: number, min: number, max: number, p: Problems): number {
+  const v = obj[key];
+  if (v === undefined || v === null) return def;
+  let ms: number | null = null;
+  if (typeof v === 'number' && Number.isFinite(v)) ms = v;
+  else if (typeof v === 'string') {
+    const m = DURATION.exec(v.trim());
+    if (m) ms = Number(m[1]) * (DURATION_MS[m[2] as string] as number);
+  }
+  if (ms === null || ms < min || ms > max) {
+    p.add(`${where}.${key}`, `must be a duration between ${min} ms and ${max} ms (e.g. 30s, 5m, 1h), got ${JSON.stringify(v)}`);
+    return def;
+  }
+  return Math.round(ms);
+}
+
 function str(obj: Obj, key: string, where: string, p: Problems, required: boolean): string | null {
   const v = obj[key];
   if (v === undefined || v === null) {
@@ -156,17 +218,31 @@ function parseChecks(raw: unknown, where: string, p: Problems): DatasetChecks {
   const checks = raw ?? {};
   if (!isObj(checks)) {
     p.add(`${where}.checks`, 'must be a mapping');
-    return { minRows: DEFAULTS.minRows, maxRejectedFraction: DEFAULTS.maxRejectedFraction, maxRowDropFraction: null };
+    return { minRows: DEFAULTS.minRows, maxRejectedFraction: DEFAULTS.maxRejectedFraction, maxRowDropFraction: null, maxNullFraction: { default: null, columns: {} }, allowSchemaChange: false };
   }
-  checkKeys(checks, ['min_rows', 'max_rejected_fraction', 'max_row_drop_fraction'], `${where}.checks`, p);
+  checkKeys(checks, ['min_rows', 'max_rejected_fraction', 'max_row_drop_fraction', 'max_null_fraction', 'allow_schema_change'], `${where}.checks`, p);
+  let maxNullFraction: DatasetChecks['maxNullFraction'] = { default: null, columns: {} };
+  const mnf = checks['max_null_fraction'];
+  if (isObj(mnf)) {
+    const cols: Record<string, number> = {};
+    for (const col of Object.keys(mnf)) {
+      const f = fraction(mnf, col, `${where}.checks.max_null_fraction`, null, p);
+      if (f !== null) cols[col] = f;
+    }
+    maxNullFraction = { default: null, columns: cols };
+  } else {
+    maxNullFraction = { default: fraction(checks, 'max_null_fraction', `${where}.checks`, null, p), columns: {} };
+  }
+  const allowSchemaChange = bool(checks, 'allow_schema_change', `${where}.checks`, false, p);
   return {
     minRows: int(checks, 'min_rows', `${where}.checks`, DEFAULTS.minRows, 0, Number.MAX_SAFE_INTEGER, p),
     maxRejectedFraction: fraction(checks, 'max_rejected_fraction', `${where}.checks`, DEFAULTS.maxRejectedFraction, p) ?? 0,
     maxRowDropFraction: fraction(checks, 'max_row_drop_fraction', `${where}.checks`, null, p),
+    maxNullFraction, allowSchemaChange,
   };
 }
 
-const DATASET_KEYS = ['name', 'kind', 'source', 'key', 'columns', 'defaults', 'keep_versions', 'segment_column', 'checks', 'allow_empty'] as const;
+const DATASET_KEYS = ['name', 'kind', 'source', 'key', 'columns', 'defaults', 'keep_versions', 'segment_column', 'checks', 'allow_empty', 'sync'] as const;
 
 function parseDataset(raw: unknown, i: number, baseDir: string, p: Problems): DatasetConfig | null {
   const where = `datasets[${i}]`;
@@ -185,15 +261,22 @@ function parseDataset(raw: unknown, i: number, baseDir: string, p: Problems): Da
   const key = str(raw, 'key', where, p, true);
 
   let uri: string | null = null;
+  let source: Omit<SourceConfig, 'uri'> = { format: 'parquet', version: null, asOf: null, partition: 'all', requireSuccessMarker: false };
   const src = raw['source'];
   if (!isObj(src)) {
-    p.add(`${where}.source`, 'is required: { format: parquet, uri: <file, directory or glob> }');
+    p.add(`${where}.source`, 'is required: { format: parquet | delta, uri: <path, glob or s3:// uri> }');
   } else {
-    checkKeys(src, ['format', 'uri'], `${where}.source`, p);
-    const format = src['format'] ?? 'parquet';
-    if (format !== 'parquet') p.add(`${where}.source.format`, `only parquet is supported, got ${JSON.stringify(format)}`);
+    source = parseSource(src, `${where}.source`, p);
     uri = str(src, 'uri', `${where}.source`, p, true);
   }
+  const syncRaw = raw['sync'] ?? {};
+  if (!isObj(syncRaw)) p.add(`${where}.sync`, 'must be a mapping');
+  const syncObj = isObj(syncRaw) ? syncRaw : {};
+  checkKeys(syncObj, ['interval', 'jitter'], `${where}.sync`, p);
+  const sync: SyncConfig = {
+    intervalMs: duration(syncObj, 'interval', `${where}.sync`, DEFAULTS.syncIntervalMs, 1000, 7 * 86_400_000, p),
+    jitter: fraction(syncObj, 'jitter', `${where}.sync`, DEFAULTS.syncJitter, p) ?? DEFAULTS.syncJitter,
+  };
 
   const columns = parseColumns(raw['columns'], where, key, p);
   const defaults = raw['defaults'] ?? {};
@@ -228,8 +311,40 @@ function parseDataset(raw: unknown, i: number, baseDir: string, p: Problems): Da
   const resolvedUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) ? uri : path.resolve(baseDir, uri);
   return {
     name, kind, key, columns, defaults: defaultsObj, keepVersions, segmentColumn, checks, allowEmpty,
-    source: { format: 'parquet', uri: resolvedUri },
+    source: { ...source, uri: resolvedUri }, sync,
   };
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function parseSource(src: Obj, where: string, p: Problems): Omit<SourceConfig, 'uri'> {
+  checkKeys(src, ['format', 'uri', 'version', 'as_of', 'partition', 'require_success_marker'], where, p);
+  const formatRaw = src['format'] ?? 'parquet';
+  if (formatRaw !== 'parquet' && formatRaw !== 'delta') p.add(`${where}.format`, `must be parquet or delta, got ${JSON.stringify(formatRaw)}`);
+  const format: SourceFormat = formatRaw === 'delta' ? 'delta' : 'parquet';
+  const version = src['version'] === undefined || src['version'] === null ? null : int(src, 'version', where, 0, 0, Number.MAX_SAFE_INTEGER, p);
+  let asOf: string | null = null;
+  const asOfRaw = src['as_of'];
+  if (asOfRaw instanceof Date) asOf = asOfRaw.toISOString();
+  else if (asOfRaw !== undefined && asOfRaw !== null) {
+    if (typeof asOfRaw !== 'string' || !RFC3339.test(asOfRaw) || Number.isNaN(Date.parse(asOfRaw))) p.add(`${where}.as_of`, `must be an RFC 3339 time such as 2026-01-31T12:00:00Z, got ${JSON.stringify(asOfRaw)}`);
+    else asOf = asOfRaw;
+  }
+  if (version !== null && asOf !== null) p.add(where, 'set version or as_of, not both');
+  if (format !== 'delta' && (version !== null || asOf !== null)) p.add(where, 'version and as_of (time travel) apply to format: delta only');
+  const partitionRaw = src['partition'] ?? 'all';
+  if (partitionRaw !== 'all' && partitionRaw !== 'latest') p.add(`${where}.partition`, `must be all or latest, got ${JSON.stringify(partitionRaw)}`);
+  if (format === 'delta' && src['partition'] !== undefined) p.add(`${where}.partition`, 'applies to format: parquet only');
+  const requireSuccessMarker = bool(src, 'require_success_marker', where, false, p);
+  if (format === 'delta' && src['require_success_marker'] !== undefined) p.add(`${where}.require_success_marker`, 'applies to format: parquet only');
+  return { format, version, asOf, partition: partitionRaw === 'latest' ? 'latest' : 'all', requireSuccessMarker };
+}
+
+function parseS3(root: Obj, p: Problems): MaltConfig['s3'] {
+  const raw = section(root, 's3', ['region', 'endpoint', 'force_path_style'], p);
+  const endpoint = str(raw, 'endpoint', 's3', p, false);
+  if (endpoint !== null && !/^https?:\/\/[^\s/]+/.test(endpoint)) p.add('s3.endpoint', `must be an http(s) URL, got ${JSON.stringify(endpoint)}`);
+  return { region: str(raw, 'region', 's3', p, false), endpoint, forcePathStyle: bool(raw, 'force_path_style', 's3', false, p) };
 }
 
 function parseColumns(raw: unknown, where: string, key: string | null, p: Problems): DatasetConfig['columns'] {
@@ -347,12 +462,13 @@ export function loadConfig(options: LoadConfigOptions = {}): MaltConfig {
   const baseDir = options.baseDir ?? (configPath ? path.dirname(configPath) : process.cwd());
   const root: Obj = isObj(doc) ? doc : {};
   if (!isObj(doc)) p.add('(root)', 'must be a mapping with a datasets list');
-  checkKeys(root, ['redis', 'serving', 'cache', 'loader', 'datasets'], '(root)', p);
+  checkKeys(root, ['redis', 'serving', 'cache', 'loader', 's3', 'datasets'], '(root)', p);
   const config: MaltConfig = {
     configPath,
     redis: parseRedis(root, env, baseDir, p),
     serving: parseServing(root, env, p),
     ...parseCacheAndLoader(root, p),
+    s3: parseS3(root, p),
     datasets: parseDatasets(root, baseDir, p),
   };
   if (p.list.length > 0) {
