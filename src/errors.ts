@@ -38,6 +38,10 @@ export const ERROR_CATALOG = {
   INTERNAL: { http: 500, grpc: GrpcStatus.INTERNAL, summary: 'An unexpected error; the log has details.' },
   LOAD_INTERRUPTED: { http: 503, grpc: GrpcStatus.CANCELLED, summary: 'The load was interrupted (Ctrl+C, SIGTERM or an aborted signal); nothing was published and the lock was released.' },
   HEADERS_TOO_LARGE: { http: 431, grpc: GrpcStatus.RESOURCE_EXHAUSTED, summary: 'The request line (URL) or headers are larger than the server accepts.' },
+  DELTA_UNSUPPORTED: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'The Delta table needs a reader version or reader feature malt does not implement (the message names the table, version and feature).' },
+  DELTA_LOG_INVALID: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'The Delta log cannot be replayed exactly: no _delta_log, no protocol or metaData, non-contiguous or missing commits, or a corrupt checkpoint.' },
+  DELETION_VECTOR_INVALID: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'A Delta deletion vector is missing or corrupt (bad magic, version, size or checksum); the table is refused rather than served with deleted rows.' },
+  SOURCE_NOT_READY: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'The source folder has no _SUCCESS marker yet and source.require_success_marker is set.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
