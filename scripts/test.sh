@@ -13,6 +13,7 @@ check() {
 check typecheck npm run --silent typecheck
 check build npm run --silent build
 check error-docs node scripts/gen-error-docs.mjs --check
+check config-docs node scripts/gen-config-docs.mjs --check
 check import-cycles node scripts/check-cycles.mjs
 report="$(mktemp)"
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"

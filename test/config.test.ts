@@ -107,3 +107,47 @@ describe('config', () => {
     expect(() => loadConfig({ path: path.join(dir, 'bad.yaml'), env: {} })).toThrow(/not valid YAML/);
   });
 });
+
+describe('config: the lake keys', () => {
+  it('parses sources, sync, s3 and the quality checks with their defaults', () => {
+    const cfg = loadConfig({
+      document: {
+        s3: { region: 'eu-west-1', endpoint: 'http://127.0.0.1:9000', force_path_style: true },
+        datasets: [
+          ds({ source: { format: 'delta', uri: 's3://lake/players', as_of: '2026-01-31T12:00:00Z' }, sync: { interval: '30s' }, checks: { max_null_fraction: { ltv: 0.2 }, allow_schema_change: true } }),
+          ds({ name: 'daily', source: { format: 'parquet', uri: './lake/daily', partition: 'latest', require_success_marker: true }, checks: { max_null_fraction: 0.5 } }),
+        ],
+      },
+      env: {}, baseDir: '/data',
+    });
+    const [delta, daily] = cfg.datasets;
+    expect(cfg.s3).toEqual({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true });
+    expect(delta!.source).toEqual({ format: 'delta', uri: 's3://lake/players', version: null, asOf: '2026-01-31T12:00:00Z', partition: 'all', requireSuccessMarker: false });
+    expect(delta!.sync).toEqual({ intervalMs: 30_000, jitter: DEFAULTS.syncJitter });
+    expect(delta!.checks.maxNullFraction).toEqual({ default: null, columns: { ltv: 0.2 } });
+    expect(delta!.checks.allowSchemaChange).toBe(true);
+    expect(daily!.source).toMatchObject({ format: 'parquet', uri: '/data/lake/daily', partition: 'latest', requireSuccessMarker: true });
+    expect(daily!.sync.intervalMs).toBe(DEFAULTS.syncIntervalMs);
+    expect(daily!.checks.maxNullFraction).toEqual({ default: 0.5, columns: {} });
+    expect(cfg.loader.batchRows).toBe(DEFAULTS.loaderBatchRows);
+  });
+
+  it('reports bad lake keys with their paths, together', () => {
+    const text = problems({
+      s3: { endpoint: 'ftp://x', bucket: 'b' },
+      datasets: [
+        ds({ source: { format: 'iceberg', uri: 'x' } }),
+        ds({ name: 'b', source: { format: 'parquet', uri: 'x', version: 3 }, sync: { interval: '5 parsecs' } }),
+        ds({ name: 'c', source: { format: 'delta', uri: 'x', version: 1, as_of: 'yesterday', partition: 'latest' }, checks: { max_null_fraction: 2 } }),
+      ],
+    }).join('\n');
+    expect(text).toMatch(/s3\.endpoint: must be an http\(s\) URL/);
+    expect(text).toMatch(/s3\.bucket: unknown key \(allowed: region, endpoint, force_path_style\)/);
+    expect(text).toMatch(/datasets\[0\]\.source\.format: must be parquet or delta, got "iceberg"/);
+    expect(text).toMatch(/datasets\[1\]\.source: version and as_of \(time travel\) apply to format: delta only/);
+    expect(text).toMatch(/datasets\[1\]\.sync\.interval: must be a duration/);
+    expect(text).toMatch(/datasets\[2\]\.source\.as_of: must be an RFC 3339 time/);
+    expect(text).toMatch(/datasets\[2\]\.source\.partition: applies to format: parquet only/);
+    expect(text).toMatch(/datasets\[2\]\.checks\.max_null_fraction/);
+  });
+});

@@ -1,0 +1,72 @@
+/**
+ * Turns a parsed config document (snake_case, as in YAML) into the config malt uses
+ * (camelCase, paths resolved, dataset columns in declaration order). The exported types are
+ * derived from this mapping and so from the schema: a key added there shows up here, typed.
+ */
+import path from 'node:path';
+import type { ColumnType } from '../column-types.js';
+import type { ConfigDocument, DatasetDocument } from './schema.js';
+
+const isUri = (s: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
+
+function buildDataset(d: DatasetDocument, baseDir: string) {
+  const mnf = d.checks.max_null_fraction;
+  return {
+    name: d.name,
+    kind: d.kind,
+    source: {
+      format: d.source.format,
+      /** Absolute local path (file, directory or glob) or s3://bucket/prefix. */
+      uri: isUri(d.source.uri) ? d.source.uri : path.resolve(baseDir, d.source.uri),
+      version: d.source.version,
+      asOf: d.source.as_of,
+      partition: d.source.partition,
+      requireSuccessMarker: d.source.require_success_marker,
+    },
+    key: d.key,
+    /** Declared columns in declaration order; null = every non-key column, types from the source. */
+    columns: d.columns === null ? null : Object.entries(d.columns).map(([name, type]): { name: string; type: ColumnType } => ({ name, type })),
+    /** Raw defaults from the file; typed against the column types at load/serve time. */
+    defaults: d.defaults,
+    keepVersions: d.keep_versions,
+    segmentColumn: d.segment_column,
+    checks: {
+      minRows: d.checks.min_rows,
+      maxRejectedFraction: d.checks.max_rejected_fraction,
+      maxRowDropFraction: d.checks.max_row_drop_fraction,
+      maxNullFraction: typeof mnf === 'number' || mnf === null
+        ? { default: mnf, columns: {} as Record<string, number> }
+        : { default: null as number | null, columns: mnf },
+      allowSchemaChange: d.checks.allow_schema_change,
+    },
+    allowEmpty: d.allow_empty,
+    sync: { intervalMs: d.sync.interval, jitter: d.sync.jitter },
+  };
+}
+
+export function buildConfig(doc: ConfigDocument, configPath: string | null, baseDir: string) {
+  return {
+    configPath,
+    redis: { url: doc.redis.url, keyPrefix: doc.redis.key_prefix, embeddedDir: path.resolve(baseDir, doc.redis.embedded_dir) },
+    serving: {
+      host: doc.serving.host,
+      httpPort: doc.serving.http_port,
+      grpcPort: doc.serving.grpc_port,
+      requestTimeoutMs: doc.serving.request_timeout_ms,
+      maxBatchSize: doc.serving.max_batch_size,
+      maxBodyBytes: doc.serving.max_body_bytes,
+      versionPollMs: doc.serving.version_poll_ms,
+      maxPendingReads: doc.serving.max_pending_reads,
+      adminToken: doc.serving.admin_token,
+    },
+    cache: { maxBytes: doc.cache.max_bytes, negativeTtlMs: doc.cache.negative_ttl_ms },
+    loader: {
+      batchRows: doc.loader.batch_rows,
+      maxBatchesInFlight: doc.loader.max_batches_in_flight,
+      lockTtlMs: doc.loader.lock_ttl_ms,
+      reclaimGraceMs: doc.loader.reclaim_grace_ms,
+    },
+    s3: { region: doc.s3.region, endpoint: doc.s3.endpoint, forcePathStyle: doc.s3.force_path_style },
+    datasets: doc.datasets.map((d) => buildDataset(d, baseDir)),
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * Loading the config: read the YAML file (MALT_CONFIG, default ./malt.yaml), overlay the
+ * environment variables, parse with the schema, add the rules that span several keys, and report
+ * every problem at once with its YAML path (CONFIG_INVALID). The result is frozen.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type * as z from 'zod';
+import { isColumnType, parseDefault } from '../column-types.js';
+import { MaltError } from '../errors.js';
+import { buildConfig } from './build-config.js';
+import { configSchema } from './schema.js';
+import type { DatasetConfig, MaltConfig } from './types.js';
+
+export interface LoadConfigOptions {
+  /** Path to the YAML file; default $MALT_CONFIG or ./malt.yaml. */
+  path?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Parsed YAML document to use instead of reading a file (tests, embedded default). */
+  document?: unknown;
+  baseDir?: string;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function readDocument(options: LoadConfigOptions, env: NodeJS.ProcessEnv): { doc: unknown; configPath: string | null } {
+  if (options.document !== undefined) return { doc: options.document, configPath: null };
+  const configPath = path.resolve(options.path ?? env['MALT_CONFIG'] ?? './malt.yaml');
+  if (!existsSync(configPath)) throw new MaltError('CONFIG_INVALID', `config file not found: ${configPath} (set MALT_CONFIG or create malt.yaml; see docs/configuration.md)`);
+  try {
+    return { doc: parseYaml(readFileSync(configPath, 'utf8')), configPath };
+  } catch (err) {
+    throw new MaltError('CONFIG_INVALID', `config file ${configPath} is not valid YAML: ${(err as Error).message}`);
+  }
+}
+
+/** Environment variables override server settings (an empty variable is ignored). */
+const ENV_OVERRIDES: readonly (readonly [string, string, string])[] = [
+  ['REDIS_URL', 'redis', 'url'],
+  ['MALT_KEY_PREFIX', 'redis', 'key_prefix'],
+  ['MALT_HOST', 'serving', 'host'],
+  ['MALT_HTTP_PORT', 'serving', 'http_port'],
+  ['MALT_GRPC_PORT', 'serving', 'grpc_port'],
+  ['MALT_ADMIN_TOKEN', 'serving', 'admin_token'],
+];
+
+function withEnv(doc: Obj, env: NodeJS.ProcessEnv): Obj {
+  const out: Obj = { ...doc };
+  for (const [name, sec, key] of ENV_OVERRIDES) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    const current = out[sec];
+    out[sec] = { ...(isObj(current) ? current : {}), [key]: v };
+  }
+  return out;
+}
+
+function where(p: readonly PropertyKey[]): string {
+  let s = '';
+  for (const k of p) s += typeof k === 'number' ? `[${k}]` : s === '' ? String(k) : `.${String(k)}`;
+  return s || '(root)';
+}
+
+function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
+  const out: string[] = [];
+  for (const iss of issues) {
+    if (iss.code === 'unrecognized_keys') {
+      for (const key of iss.keys) out.push(`${iss.path.length === 0 ? `(root).${key}` : where([...iss.path, key])}: ${iss.message}`);
+    } else if (iss.code === 'invalid_union' && iss.errors.length > 0 && iss.message === 'Invalid input') {
+      out.push(...issueLines(iss.errors.flat()));
+    } else {
+      out.push(`${where(iss.path)}: ${iss.message}`);
+    }
+  }
+  return out;
+}
+
+/** Rules that span several keys, checked on the raw document so they are reported even when other keys are wrong. */
+function crossChecks(doc: Obj): string[] {
+  const out: string[] = [];
+  const datasets = Array.isArray(doc['datasets']) ? doc['datasets'] : [];
+  const seen = new Set<string>();
+  datasets.forEach((d: unknown, i: number) => {
+    if (!isObj(d)) return;
+    const at = `datasets[${i}]`;
+    const name = d['name'];
+    if (typeof name === 'string') {
+      if (seen.has(name)) out.push(`datasets: duplicate dataset name "${name}"`);
+      seen.add(name);
+    }
+    const kind = d['kind'] ?? 'features';
+    const columns = isObj(d['columns']) ? d['columns'] : null;
+    const defaults = isObj(d['defaults']) ? d['defaults'] : {};
+    if (columns) {
+      if (Object.keys(columns).length === 0) out.push(`${at}.columns: is empty; omit it to serve every column`);
+      if (typeof d['key'] === 'string' && d['key'] in columns) out.push(`${at}.columns.${d['key']}: is the key column; do not list it under columns`);
+      for (const [col, value] of Object.entries(defaults)) {
+        const type = columns[col];
+        if (type === undefined) out.push(`${at}.defaults.${col}: is not a declared column`);
+        else if (isColumnType(type)) {
+          const parsed = parseDefault(type, value);
+          if ('error' in parsed) out.push(`${at}.defaults.${col}: ${parsed.error} for a ${type} column`);
+        }
+      }
+    }
+    const segmentColumn = d['segment_column'];
+    if (kind === 'segments') {
+      if (Object.keys(defaults).length > 0) out.push(`${at}.defaults: segments datasets take no defaults`);
+      if (segmentColumn === undefined || segmentColumn === null) out.push(`${at}.segment_column: is required`);
+      if (columns) out.push(`${at}.columns: segments datasets use segment_column, not columns`);
+    } else if (segmentColumn !== undefined && segmentColumn !== null) {
+      out.push(`${at}.segment_column: only applies to kind: segments`);
+    }
+    const src = d['source'];
+    if (d['source'] === undefined || d['source'] === null) out.push(`${at}.source: is required: { format: parquet | delta, uri: <path, glob or s3:// uri> }`);
+    if (isObj(src)) {
+      const format = src['format'] ?? 'parquet';
+      const set = (k: string): boolean => src[k] !== undefined && src[k] !== null;
+      if (set('version') && set('as_of')) out.push(`${at}.source: set version or as_of, not both`);
+      if (format !== 'delta' && (set('version') || set('as_of'))) out.push(`${at}.source: version and as_of (time travel) apply to format: delta only`);
+      if (format === 'delta' && set('partition')) out.push(`${at}.source.partition: applies to format: parquet only`);
+      if (format === 'delta' && set('require_success_marker')) out.push(`${at}.source.require_success_marker: applies to format: parquet only`);
+    }
+  });
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Parses and validates the whole config; throws CONFIG_INVALID listing every problem. */
+export function loadConfig(options: LoadConfigOptions = {}): MaltConfig {
+  const env = options.env ?? process.env;
+  const { doc, configPath } = readDocument(options, env);
+  const baseDir = options.baseDir ?? (configPath ? path.dirname(configPath) : process.cwd());
+  const problems: string[] = [];
+  if (!isObj(doc)) problems.push('(root): must be a mapping with a datasets list');
+  const raw = withEnv(isObj(doc) ? doc : {}, env);
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) problems.push(...issueLines(parsed.error.issues));
+  problems.push(...crossChecks(raw));
+  const unique = [...new Set(problems)];
+  if (unique.length > 0 || !parsed.success) {
+    throw new MaltError('CONFIG_INVALID', `invalid configuration${configPath ? ` in ${configPath}` : ''} (${unique.length} problem${unique.length > 1 ? 's' : ''}):\n  - ${unique.join('\n  - ')}`, unique);
+  }
+  return deepFreeze(buildConfig(parsed.data, configPath, baseDir));
+}
+
+export function findDataset(config: MaltConfig, name: string): DatasetConfig | undefined {
+  return config.datasets.find((d) => d.name === name);
+}

@@ -1,0 +1,109 @@
+/**
+ * The config schema: every key of malt.yaml, its type, range, default and documentation, in one
+ * place. The TypeScript types (types.ts) and the reference tables in docs/configuration.md
+ * (scripts/gen-config-docs.mjs) are derived from it; load-config.ts parses with it and adds the
+ * rules that span several keys. Keys are snake_case as written in YAML; types.ts maps them.
+ */
+import * as z from 'zod';
+import { COLUMN_TYPES } from '../column-types.js';
+import { DEFAULTS } from './defaults.js';
+import {
+  boolean, duration, fraction, fractionPerColumn, integer, oneOf, optionalFraction, optionalInstant,
+  optionalInteger, optionalSection, optionalString, requiredString, section, stringWithDefault,
+} from './fields.js';
+
+export const DATASET_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+const KEY_PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+export const redisSchema = optionalSection({
+  url: optionalString({ doc: 'Redis to use (`redis://` or `rediss://` URL, as ioredis accepts). When neither this nor `REDIS_URL` is set, malt starts its own `redis-server`.', env: 'REDIS_URL' }),
+  key_prefix: stringWithDefault(DEFAULTS.keyPrefix, { doc: 'Prefix of every key malt writes (1–64 characters of letters, digits, `_ . : -`). Lets several deployments, or tests, share one Redis.', env: 'MALT_KEY_PREFIX' })
+    .refine((s) => KEY_PREFIX.test(s), { error: 'must be 1–64 characters of letters, digits, _ . : -' }),
+  embedded_dir: stringWithDefault(DEFAULTS.embeddedDir, { type: 'path', doc: 'Where the embedded `redis-server` keeps its data, log (`redis.log`) and unix socket (`redis.sock`). Relative to the config file.' }),
+});
+
+export const servingSchema = optionalSection({
+  host: stringWithDefault(DEFAULTS.host, { doc: 'Interface HTTP and gRPC listen on. Loopback by default.', env: 'MALT_HOST' }),
+  http_port: integer(DEFAULTS.httpPort, 0, 65535, { doc: 'HTTP port; 0 picks a free port.', env: 'MALT_HTTP_PORT' }),
+  grpc_port: integer(DEFAULTS.grpcPort, 0, 65535, { doc: 'gRPC port; 0 picks a free port.', env: 'MALT_GRPC_PORT' }),
+  request_timeout_ms: integer(DEFAULTS.requestTimeoutMs, 1, 60_000, { doc: 'Longest a request waits for Redis before failing with `STORE_UNAVAILABLE` (503 / `UNAVAILABLE`). gRPC uses the client\'s deadline when it is shorter.' }),
+  max_batch_size: integer(DEFAULTS.maxBatchSize, 1, 100_000, { doc: 'Most entity ids in one batch request; more is `BATCH_TOO_LARGE`.' }),
+  max_body_bytes: integer(DEFAULTS.maxBodyBytes, 1024, 64 * 1024 * 1024, { doc: 'Largest HTTP request body; more is `PAYLOAD_TOO_LARGE` (413).' }),
+  version_poll_ms: integer(DEFAULTS.versionPollMs, 50, 60_000, { doc: 'How often each replica re-reads the current version pointers, as a backstop to the pub/sub notice sent on every publish and rollback.' }),
+  max_pending_reads: integer(DEFAULTS.maxPendingReads, 1, 10_000_000, { doc: 'Most Redis reads (entity × dataset keys) outstanding at once; past it new misses fail at once with `STORE_UNAVAILABLE` instead of queueing behind a stalled Redis.' }),
+  admin_token: optionalString({ doc: 'Bearer token for admin calls over HTTP (rollback). Without one, admin calls are allowed only when `host` is loopback.', env: 'MALT_ADMIN_TOKEN' }),
+});
+
+export const cacheSchema = optionalSection({
+  max_bytes: integer(DEFAULTS.cacheMaxBytes, 0, 64 * 1024 ** 3, { doc: 'Size bound of the in-process result cache, in (approximate) bytes. `0` disables it; there is no unbounded setting.' }),
+  negative_ttl_ms: integer(DEFAULTS.cacheNegativeTtlMs, 0, 3_600_000, { doc: 'How long a "no row for this entity" result is cached. `0` does not cache them.' }),
+});
+
+export const loaderSchema = optionalSection({
+  batch_rows: integer(DEFAULTS.loaderBatchRows, 1, 100_000, { doc: 'Rows per pipelined write batch.' }),
+  max_batches_in_flight: integer(DEFAULTS.loaderMaxBatchesInFlight, 1, 64, { doc: 'Write batches outstanding at once; with `batch_rows`, bounds loader memory beyond the row group being read.' }),
+  lock_ttl_ms: integer(DEFAULTS.loaderLockTtlMs, 1000, 3_600_000, { doc: 'TTL of a dataset\'s load lock; a running load renews it every third of the TTL.' }),
+  reclaim_grace_ms: integer(DEFAULTS.loaderReclaimGraceMs, 0, 86_400_000, { doc: 'How long a version stays in Redis after it stopped being served before reclaim may delete it.' }),
+});
+
+export const s3Schema = optionalSection({
+  region: optionalString({ doc: 'AWS region of the buckets; else `AWS_REGION` / the SDK\'s default chain.' }),
+  endpoint: optionalString({ doc: 'S3-compatible endpoint URL (MinIO, Ceph, R2), e.g. `http://127.0.0.1:9000`.' })
+    .refine((s) => s === null || /^https?:\/\/[^\s/]+/.test(s), { error: (iss) => `must be an http(s) URL, got ${JSON.stringify(iss.input)}` }),
+  force_path_style: boolean(false, { doc: 'Address buckets as `endpoint/bucket/key` instead of `bucket.endpoint/key` (most S3-compatible servers need it).' }),
+});
+
+export const sourceSchema = section({
+  format: oneOf(['parquet', 'delta'], 'parquet', { doc: '`parquet`: a file, a folder (Hive `k=v/` levels become columns) or a glob. `delta`: a Delta Lake table root.' }),
+  uri: requiredString({ doc: 'Local path (relative to the config file) or `s3://bucket/prefix`.' }),
+  version: optionalInteger(0, Number.MAX_SAFE_INTEGER, { range: '≥ 0', doc: 'Delta only: load this table version (time travel). Default: the latest.' }),
+  as_of: optionalInstant({ doc: 'Delta only: load the latest version committed at or before this time.' }),
+  partition: oneOf(['all', 'latest'], 'all', { doc: 'Parquet only: `latest` loads only the greatest value of the first partition level (e.g. the newest `dt=`).' }),
+  require_success_marker: boolean(false, { doc: 'Parquet only: load only when Spark\'s `_SUCCESS` marker is present (else `SOURCE_NOT_READY`).' }),
+}, { doc: 'Where the dataset comes from. See [Sources](#sources).', shownDefault: 'required' });
+
+export const checksSchema = optionalSection({
+  min_rows: integer(DEFAULTS.minRows, 0, Number.MAX_SAFE_INTEGER, { range: '≥ 0', doc: 'Fewest rows a load may publish.' }),
+  max_rejected_fraction: fraction(DEFAULTS.maxRejectedFraction, { doc: 'Largest fraction of rows the load may reject (bad key, duplicate handling aside).' }),
+  max_row_drop_fraction: optionalFraction({ doc: 'Refuse a load whose row count drops by more than this fraction vs the served version.' }),
+  max_null_fraction: fractionPerColumn({ doc: 'Largest fraction of nulls in a served column: one number for every column, or a mapping column → fraction.' }),
+  allow_schema_change: boolean(false, { doc: 'When false, a column that disappears or changes type vs the served version refuses the load.' }),
+}, { doc: 'Conditions a finished load must meet to be published. See [Checks](#checks).', shownDefault: 'see below' });
+
+export const syncSchema = optionalSection({
+  interval: duration(DEFAULTS.syncIntervalMs, 1000, 7 * 86_400_000, { doc: 'How often `malt sync` checks the source for a new snapshot (`30s`, `5m`, `1h`, or milliseconds).' }),
+  jitter: fraction(DEFAULTS.syncJitter, { doc: 'Each wait is the interval × (1 ± jitter × random), so replicas do not poll in step.' }),
+}, { doc: '`malt sync` polling. See [docs/sync.md](sync.md).', shownDefault: 'see below' });
+
+export const datasetSchema = section({
+  name: requiredString({ doc: 'Dataset name used in the APIs and the CLI; `^[a-z][a-z0-9_]{0,62}$`; unique.' })
+    .refine((s) => DATASET_NAME.test(s), { error: (iss) => `"${String(iss.input)}" must match ${DATASET_NAME} (lower-case letters, digits, underscores)` }),
+  kind: oneOf(['features', 'segments'], 'features', { doc: 'A features dataset serves typed columns; a segments dataset serves the segments an entity belongs to.' }),
+  source: sourceSchema,
+  key: requiredString({ doc: 'The key column (the player id): a string or integer column in the lake; a string on the wire.' }),
+  columns: z.preprocess(
+    (v) => (v === undefined ? null : v),
+    z.record(z.string(), z.enum(COLUMN_TYPES, { error: (iss) => `unknown type ${JSON.stringify(iss.input)} (one of: ${COLUMN_TYPES.join(', ')})` }), { error: 'must be a mapping of column name → type' }).nullable(),
+  ).meta({ type: 'mapping name → type', shownDefault: 'every non-key column', doc: 'Features only. The columns to serve and their types, in serving order. See [Column types](#column-types).' }),
+  defaults: z.preprocess(
+    (v) => (v === undefined || v === null ? {} : v),
+    z.record(z.string(), z.unknown(), { error: 'must be a mapping of column → value' }),
+  ).meta({ type: 'mapping name → value', shownDefault: 'none', doc: 'Features only. A value served (status `DEFAULTED`) when a column is null or the entity has no row. See [Defaults](#defaults).' }),
+  keep_versions: integer(DEFAULTS.keepVersions, 2, 100, { doc: 'How many published versions stay in Redis. See [Versions kept](#versions-kept).' }),
+  segment_column: optionalString({ shownDefault: 'required for segments', doc: 'Segments only. A string column (one row per entity × segment) or a list-of-strings column.' }),
+  checks: checksSchema,
+  allow_empty: boolean(false, { doc: 'Readiness only: when true, this dataset having no served version does not make the replica unready.' }),
+  sync: syncSchema,
+});
+
+export const configSchema = section({
+  redis: redisSchema,
+  serving: servingSchema,
+  cache: cacheSchema,
+  loader: loaderSchema,
+  s3: s3Schema,
+  datasets: z.array(datasetSchema, { error: 'must be a non-empty list' }).min(1, { error: 'must be a non-empty list' }),
+});
+
+export type ConfigDocument = z.output<typeof configSchema>;
+export type DatasetDocument = z.output<typeof datasetSchema>;
