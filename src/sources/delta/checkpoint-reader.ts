@@ -1,0 +1,67 @@
+/**
+ * Reads a checkpoint's actions (PROTOCOL.md "Checkpoints", "Sidecar Files", "V2 Spec", "V1
+ * Spec", "Checkpoint Schema"): classic and multi-part Parquet files, UUID-named v2 checkpoints in
+ * JSON or Parquet, and the `_delta_log/_sidecars/` Parquet files a v2 checkpoint names (sidecar
+ * actions are followed in any checkpoint, since classic-named files may follow the v2 spec).
+ * Parquet is read with hyparquet over the ObjectStore, only the action columns malt needs.
+ */
+import { parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import { MaltError } from '../../errors.js';
+import type { ObjectStore } from '../object-store.js';
+import { type DeltaAction, normalizeAction } from './actions.js';
+import { readJsonActions } from './commit-reader.js';
+import { logInvalid } from './delta-errors.js';
+import type { Checkpoint } from './log-files.js';
+import { resolveDeltaPath } from './table-path.js';
+
+/** Top-level checkpoint columns malt replays; others (txn, domainMetadata, commitInfo…) are not read. */
+const ACTION_COLUMNS = ['add', 'remove', 'metaData', 'protocol', 'sidecar'];
+
+async function readParquetActions(store: ObjectStore, location: string, size: number | undefined, tableUri: string): Promise<DeltaAction[]> {
+  let rows: Record<string, unknown>[];
+  try {
+    const file = await store.open(location, size);
+    const metadata = await parquetMetadataAsync(file);
+    const present = new Set(metadata.schema.slice(1).map((e) => e.name));
+    const columns = ACTION_COLUMNS.filter((c) => present.has(c));
+    if (columns.length === 0) return [];
+    rows = (await parquetReadObjects({ file, metadata, columns, compressors })) as Record<string, unknown>[];
+  } catch (err) {
+    if (err instanceof MaltError && err.code !== 'SOURCE_UNREADABLE') throw err;
+    throw logInvalid(tableUri, `checkpoint file ${location} cannot be read as Parquet: ${(err as Error).message}`);
+  }
+  const out: DeltaAction[] = [];
+  for (const row of rows) {
+    const action = normalizeAction(row, location, tableUri);
+    if (action !== null) out.push(action);
+  }
+  return out;
+}
+
+/**
+ * Every action of a complete checkpoint, sidecar contents included. Sidecar actions themselves
+ * are consumed here; a sidecar that is missing makes the checkpoint unusable (DELTA_LOG_INVALID).
+ */
+export async function readCheckpointActions(store: ObjectStore, tableUri: string, logDir: string, checkpoint: Checkpoint): Promise<DeltaAction[]> {
+  const top: DeltaAction[] = [];
+  for (const file of checkpoint.files) {
+    const actions = checkpoint.format === 'json'
+      ? await readJsonActions(store, file, tableUri)
+      : await readParquetActions(store, file.location, file.size, tableUri);
+    top.push(...actions);
+  }
+  const out: DeltaAction[] = [];
+  for (const action of top) {
+    if (action.type !== 'sidecar') {
+      out.push(action);
+      continue;
+    }
+    // Sidecar paths are relative to `_delta_log/_sidecars/` or absolute URIs (PROTOCOL.md "Sidecar File Information").
+    const location = resolveDeltaPath(store, store.join(logDir, '_sidecars'), action.path, tableUri);
+    const info = await store.head(location);
+    if (info === null) throw logInvalid(tableUri, `checkpoint ${checkpoint.version} names sidecar ${location}, which does not exist`);
+    out.push(...(await readParquetActions(store, location, info.size, tableUri)).filter((a) => a.type === 'add' || a.type === 'remove'));
+  }
+  return out;
+}
