@@ -10,6 +10,7 @@ import type { MaltConfig } from './config.js';
 import { KeyLayout } from './keys.js';
 import { ResultCache } from './cache/result-cache.js';
 import { type RedisHandle, openRedis } from './redis/redis-handle.js';
+import { Lifecycle } from './app/lifecycle.js';
 import { type GrpcServing, startGrpc } from './serving/grpc-server.js';
 import { buildHttp } from './serving/http-server.js';
 import { Lookup } from './serving/lookup.js';
@@ -43,54 +44,41 @@ export interface StartOptions {
 export async function startServing(config: MaltConfig, options: StartOptions = {}): Promise<ServingApp> {
   const log = options.log ?? (() => undefined);
   const logger = options.logger ?? lineLogger(log);
-  const steps: { name: string; run: () => Promise<unknown> }[] = [];
-  let closing = false;
-  let closed: Promise<void> | null = null;
-  const close = (): Promise<void> => {
-    closing = true;
-    closed ??= (async () => {
-      for (const step of steps.slice().reverse()) {
-        try {
-          await step.run();
-        } catch (err) {
-          log(`close: ${step.name} failed: ${(err as Error).message}`);
-        }
-      }
-    })();
-    return closed;
-  };
+  // Each start step registers its undo; close() undoes them in reverse (src/app/lifecycle.ts).
+  const lifecycle = new Lifecycle(lineLogger(log));
+  const close = (): Promise<void> => lifecycle.close();
 
   try {
     // ioredis auto-pipelining off: each request already sends one command (or one explicit
     // pipeline for a batch); with it on, the HTTP Redis path was slower (BENCHMARKS.md).
     const handle: RedisHandle = await openRedis(config, { log, autoPipelining: false });
-    steps.push({ name: 'redis', run: () => handle.close() });
+    lifecycle.add('redis', () => handle.close());
     const subscriber = handle.duplicate();
     const keys = new KeyLayout(config.redis.keyPrefix);
     const tracker = new VersionTracker(handle.client, subscriber, keys, config.datasets, config.serving.versionPollMs, log);
-    const readiness = new ReadinessMonitor(config.datasets, (n) => tracker.get(n)?.versionString ?? null, logger, () => closing);
+    const readiness = new ReadinessMonitor(config.datasets, (n) => tracker.get(n)?.versionString ?? null, logger, () => lifecycle.closing);
     tracker.monitor = readiness;
     tracker.stallMs = Math.max(1000, config.serving.requestTimeoutMs * 4);
     handle.client.on('close', () => {
-      if (!closing) readiness.setStore('unreachable', 'connection to Redis closed');
+      if (!lifecycle.closing) readiness.setStore('unreachable', 'connection to Redis closed');
     });
     handle.client.on('ready', () => {
-      if (!closing) void tracker.refreshAll().catch(() => undefined);
+      if (!lifecycle.closing) void tracker.refreshAll().catch(() => undefined);
     });
     await tracker.start();
-    steps.push({ name: 'version tracker', run: () => tracker.stop() });
+    lifecycle.add('version tracker', () => tracker.stop());
     const cache = new ResultCache(config.cache.maxBytes, config.cache.negativeTtlMs);
     const lookup = new Lookup(handle.client, tracker, cache, config);
-    const isClosing = (): boolean => closing;
+    const isClosing = (): boolean => lifecycle.closing;
 
     const http = await buildHttp({ config, lookup, tracker, readiness, redis: handle.client, isClosing, logger: options.httpLogger, log });
     await http.listen({ host: config.serving.host, port: config.serving.httpPort });
-    steps.push({ name: 'http', run: () => http.close() });
+    lifecycle.add('http', () => http.close());
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.serving.httpPort;
 
     const grpc: GrpcServing = await startGrpc(lookup, { host: config.serving.host, port: config.serving.grpcPort, timeoutMs: config.serving.requestTimeoutMs, isClosing, log });
-    steps.push({ name: 'grpc', run: () => grpc.close(options.drainMs ?? 5000) });
+    lifecycle.add('grpc', () => grpc.close(options.drainMs ?? 5000));
     // gRPC health follows the readiness rule from now on (state changes, not only /readyz calls).
     readiness.onChange((r) => {
       const status = r.ready ? 'SERVING' : 'NOT_SERVING';

@@ -7,11 +7,13 @@ import { Command } from 'commander';
 import { registerAdminCommands } from './cli/admin-commands.js';
 import { registerLoad } from './cli/load-command.js';
 import { registerServe } from './cli/serve-command.js';
+import { registerSync } from './cli/sync-command.js';
 
 export function buildCli(): Command {
   const program = new Command('malt').description('Serve precomputed player data from your data lake in about a millisecond').showHelpAfterError();
   registerServe(program);
   registerLoad(program);
+  registerSync(program);
   registerAdminCommands(program);
   return program;
 }

@@ -1,6 +1,7 @@
 /**
  * `malt load [datasets…]`: loads datasets into new snapshot versions and prints a report for
  * each. Ctrl+C stops the load cleanly (nothing published, lock released); a second one quits.
+ * Exit codes: loadExitCode() and docs/operations.md#exit-codes.
  */
 import type { Command } from 'commander';
 import { type MaltConfig, findDataset } from '../config.js';
@@ -8,7 +9,8 @@ import { MaltError, toMaltError } from '../errors.js';
 import { createProgress } from '../loaders/load-progress.js';
 import { type LoadReport, loadDataset } from '../loaders/load-dataset.js';
 import { openRedis } from '../redis/redis-handle.js';
-import { action, config, configOption, log } from './cli-support.js';
+import { stderrLogger } from '../telemetry/logger.js';
+import { EXIT, action, config, configOption, isRefusal, loadErrorExitCode, log, onShutdownSignals } from './cli-support.js';
 
 export function summary(r: LoadReport): string {
   if (r.status === 'skipped' && r.skipReason === 'rolled_back') {
@@ -26,67 +28,93 @@ export function summary(r: LoadReport): string {
   ].join('\n');
 }
 
+/** What became of one dataset in a `malt load` run. */
+export interface DatasetLoadResult {
+  readonly dataset: string;
+  /** refused: the data was refused (exit 3); failed: anything else went wrong (exit 1). */
+  readonly status: 'published' | 'skipped' | 'refused' | 'failed' | 'interrupted';
+  readonly error?: MaltError;
+}
+
 export interface LoadOutcome {
   /** Every named load published or was skipped. */
   readonly ok: boolean;
   /** The signal aborted the run (the caller exits 130). */
   readonly interrupted: boolean;
+  /** One entry per dataset attempted, in config order. */
+  readonly results: readonly DatasetLoadResult[];
 }
+
+function failureResult(dataset: string, e: MaltError, signal?: AbortSignal): DatasetLoadResult {
+  if (e.code === 'LOAD_INTERRUPTED' || signal?.aborted) return { dataset, status: 'interrupted', error: e };
+  return { dataset, status: isRefusal(e) ? 'refused' : 'failed', error: e };
+}
+
+const FAILURE_WORDS = { refused: 'load refused', failed: 'load failed', interrupted: 'load interrupted' } as const;
 
 /**
  * Loads the named datasets (all when none). Installs no signal handlers and never exits: the
- * caller passes an AbortSignal and decides the exit code from the outcome.
+ * caller passes an AbortSignal and decides the exit code from the outcome (loadExitCode).
  */
 export async function runLoad(cfg: MaltConfig, names: string[], force: boolean, signal?: AbortSignal): Promise<LoadOutcome> {
   for (const n of names) if (!findDataset(cfg, n)) throw new MaltError('DATASET_NOT_FOUND', `unknown dataset "${n}" (declared: ${cfg.datasets.map((d) => d.name).join(', ')})`);
   const handle = await openRedis(cfg, { log });
-  let ok = true;
+  const results: DatasetLoadResult[] = [];
   try {
     for (const d of cfg.datasets.filter((x) => names.length === 0 || names.includes(x.name))) {
       if (signal?.aborted) break;
       try {
         const report = await loadDataset(handle.client, cfg, d, { force, progress: createProgress(), signal });
         console.log(summary(report));
+        results.push({ dataset: d.name, status: report.status });
       } catch (err) {
-        ok = false;
-        const e = toMaltError(err);
-        console.error(`${d.name}: load refused — error ${e.code}: ${e.message}\n  the served version is unchanged`);
+        const r = failureResult(d.name, toMaltError(err), signal);
+        results.push(r);
+        console.error(`${d.name}: ${FAILURE_WORDS[r.status as keyof typeof FAILURE_WORDS]} — error ${r.error?.code}: ${r.error?.message}\n  the served version is unchanged`);
       }
     }
   } finally {
     await handle.close();
   }
-  return { ok: ok && !signal?.aborted, interrupted: signal?.aborted === true };
+  const interrupted = signal?.aborted === true;
+  const ok = !interrupted && results.every((r) => r.status === 'published' || r.status === 'skipped');
+  return { ok, interrupted, results };
 }
 
-/** Runs fn with an AbortSignal that SIGINT/SIGTERM abort; a second signal exits at once (130). */
-export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+/**
+ * Runs fn with an AbortSignal that SIGINT/SIGTERM abort; a second signal exits at once (130).
+ * `what` names the work in the log line (default "the load").
+ */
+export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>, what = 'the load'): Promise<T> {
   const abort = new AbortController();
-  const stop = (): void => {
-    if (abort.signal.aborted) process.exit(130); // second signal: leave now
-    log('interrupted: stopping the load; the served versions are untouched (signal again to quit at once)');
+  const remove = onShutdownSignals((sig) => {
+    stderrLogger.warn(`${sig}: stopping ${what}; the served versions are untouched (signal again to quit at once)`);
     abort.abort();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  });
   try {
     return await fn(abort.signal);
   } finally {
-    process.removeListener('SIGINT', stop);
-    process.removeListener('SIGTERM', stop);
+    remove();
   }
 }
 
-/** The exit code of a load run: 130 when interrupted, 1 when a load was refused. */
+/**
+ * The exit code of a load run (docs/operations.md#exit-codes): 130 interrupted; else 1 when any
+ * dataset failed for a reason other than its data (a retry may help); else 3 when any load was
+ * refused (a check, the schema or the source); else 0 (every dataset published or unchanged).
+ */
 export function loadExitCode(o: LoadOutcome): number {
-  return o.interrupted ? 130 : o.ok ? 0 : 1;
+  if (o.interrupted || o.results.some((r) => r.status === 'interrupted')) return EXIT.interrupted;
+  if (o.results.some((r) => r.status === 'failed')) return EXIT.failed;
+  if (o.results.some((r) => r.status === 'refused')) return EXIT.refused;
+  return EXIT.ok;
 }
 
 export function registerLoad(program: Command): void {
-  program.command('load').description('load datasets from the lake into new snapshot versions (all when none named)')
+  program.command('load').description('load datasets from the lake into new snapshot versions (all when none named); exit 0 loaded or unchanged, 1 failed, 2 config error, 3 refused, 130 interrupted')
     .argument('[datasets...]').addOption(configOption()).option('-f, --force', 'reload even if the source is unchanged or was rolled back')
     .action(action(async (names: string[], opts: { config?: string; force?: boolean }) => {
       const cfg = config(opts);
       process.exitCode = loadExitCode(await withInterrupt((signal) => runLoad(cfg, names, opts.force === true, signal)));
-    }));
+    }, loadErrorExitCode));
 }

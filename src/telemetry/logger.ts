@@ -1,6 +1,7 @@
 /**
- * The Logger the serving and loading code writes operator-facing lines to: info/warn/error with a
- * message and optional fields. The CLI prints them to stderr; tests capture them.
+ * The Logger the serving, loading and sync code writes operator-facing lines to: info/warn/error
+ * with a message and optional fields. The CLI prints them to stderr (stderrLogger); tests capture
+ * them. Library code takes a Logger; it never writes to the console itself.
  */
 export type LogFields = Readonly<Record<string, string | number | boolean | null>>;
 
@@ -23,5 +24,13 @@ export function lineLogger(write: (msg: string) => void): Logger {
     error: (m, f) => write(line('error', m, f)),
   };
 }
+
+/** Writes one timestamped line to stderr: `2026-01-01T00:00:00.000Z <msg>`. */
+export function writeStderrLine(msg: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
+}
+
+/** The CLI's Logger: `<ISO time> <level> <message> key=value…` lines on stderr. */
+export const stderrLogger: Logger = lineLogger(writeStderrLine);
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
