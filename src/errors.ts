@@ -42,6 +42,8 @@ export const ERROR_CATALOG = {
   DELTA_LOG_INVALID: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'The Delta log cannot be replayed exactly: no _delta_log, no protocol or metaData, non-contiguous or missing commits, or a corrupt checkpoint.' },
   DELETION_VECTOR_INVALID: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'A Delta deletion vector is missing or corrupt (bad magic, version, size or checksum); the table is refused rather than served with deleted rows.' },
   SOURCE_NOT_READY: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'The source folder has no _SUCCESS marker yet and source.require_success_marker is set.' },
+  SOURCE_UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: 'The object store (S3) kept failing: throttled, 5xx, network errors or timeouts on every attempt; retry later.' },
+  SOURCE_ACCESS_DENIED: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'The object store refused malt\'s credentials or permissions (needs s3:ListBucket and s3:GetObject), or no credentials were found.' },
   SOURCE_LAYOUT_INVALID: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'The Parquet source\'s Hive partition folders (k=v/) disagree across files (different keys, order or depth), or partition: latest found no partition folder.' },
 } as const satisfies Record<string, ErrorSpec>;
 

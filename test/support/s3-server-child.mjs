@@ -1,0 +1,21 @@
+// Runs fauxqs (an S3-compatible server; needs Node >= 22.5) on 127.0.0.1 in its own process, so
+// the suite itself can stay on the machine's Node. Started by s3-server.ts under Node 24.
+// Prints one JSON line {"port": N} once listening; closes on SIGTERM.
+// GET /__requests returns every S3 request seen so far ({method, url, range}); DELETE clears it.
+import { buildApp } from 'fauxqs';
+
+const seen = [];
+const app = buildApp({ logger: false });
+app.addHook('onRequest', async (req) => {
+  if (!req.url.startsWith('/__requests')) seen.push({ method: req.method, url: req.url, range: req.headers['range'] ?? null });
+});
+app.get('/__requests', async () => seen);
+app.delete('/__requests', async () => { seen.length = 0; return { cleared: true }; });
+
+const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.S3_TEST_PORT ?? 0) });
+process.stdout.write(`${JSON.stringify({ port: Number(new URL(address).port) })}\n`);
+const close = () => { app.close().finally(() => process.exit(0)); };
+process.on('SIGTERM', close);
+// The parent holds our stdin open; when it dies without stopping us, stdin ends: exit too.
+process.stdin.on('end', close);
+process.stdin.resume();
