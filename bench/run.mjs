@@ -24,11 +24,14 @@ const WORKLOADS = {
   'http-redis': 'HTTP single lookup, uniform over the big lake, cache much smaller than the set; vs naive fastify+ioredis',
   'redis-benchmark': 'redis-benchmark on the same redis-server: HGET (malt), HGETALL (naive), GET',
   'redis-memory': 'Redis bytes per player-row: malt layout vs Feast-style hash per entity',
+  loader: 'malt load of a 15-column table (Parquet and Delta): rows/s and peak RSS; vs hyparquet decode alone, redis-cli --pipe (run by name only)',
 };
+/** Workloads run only when named (not part of "all"): the loader measures load, not serving. */
+const BY_NAME_ONLY = new Set(['loader']);
 
 const USAGE = `usage: node bench/run.mjs [workload...] [options]
 
-workloads (default: all, in this order):
+workloads (default: all but loader, in this order):
 ${Object.entries(WORKLOADS).map(([k, v]) => `  ${k.padEnd(16)} ${v}`).join('\n')}
 
 options:
@@ -38,7 +41,9 @@ options:
                       generators (autocannon, the open-loop generator, node:http2 for gRPC)
   --players <n>       players in the default lake (default 100000; --quick 2000)
   --big-players <n>   players in the Redis-heavy lake (default 1000000; --quick 5000)
-  --out <dir>         results directory (default bench/results; --quick: bench/.data/quick-results)
+  --rows <n>          rows of the loader workload's table (default 1000000; --quick 4000)
+  --out <dir>         results directory (default bench/results, bench/results/loader when only
+                      loader runs; --quick: bench/.data/quick-results)
   --data-dir <dir>    cache for the sample lakes (default bench/.data)
   --profile           run every server under --cpu-prof and summarise where its time goes
   --install-tools     apt-get install missing h2load / wrk / redis-benchmark first (root)
@@ -54,7 +59,7 @@ function parseOptions(argv) {
     args: argv, allowPositionals: true,
     options: {
       duration: { type: 'string' }, warmup: { type: 'string' }, quick: { type: 'boolean', default: false },
-      players: { type: 'string' }, 'big-players': { type: 'string' }, out: { type: 'string' }, 'data-dir': { type: 'string' },
+      players: { type: 'string' }, 'big-players': { type: 'string' }, rows: { type: 'string' }, out: { type: 'string' }, 'data-dir': { type: 'string' },
       profile: { type: 'boolean', default: false }, 'install-tools': { type: 'boolean', default: false },
       'no-wait-quiet': { type: 'boolean', default: false }, 'no-rates': { type: 'boolean', default: false },
       list: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
@@ -69,8 +74,11 @@ function parseOptions(argv) {
     quick, duration, warmup, rateDuration: duration, rateWarmup: warmup,
     players: num(values.players, quick ? 2000 : 100_000),
     bigPlayers: num(values['big-players'], quick ? 5000 : 1_000_000),
-    // --quick results are meaningless as numbers: keep them out of the committed bench/results.
-    out: path.resolve(values.out ?? (quick ? path.join(BENCH_DIR, '.data', 'quick-results') : path.join(BENCH_DIR, 'results'))),
+    loaderRows: num(values.rows, quick ? 4000 : 1_000_000),
+    // --quick results are meaningless as numbers: keep them out of the committed bench/results;
+    // a loader-only run keeps its own latest.* so it does not replace the serving suite's.
+    out: path.resolve(values.out ?? (quick ? path.join(BENCH_DIR, '.data', 'quick-results')
+      : positionals.length > 0 && positionals.every((w) => w === 'loader') ? path.join(BENCH_DIR, 'results', 'loader') : path.join(BENCH_DIR, 'results'))),
     dataDir: path.resolve(values['data-dir'] ?? path.join(BENCH_DIR, '.data')),
     profile: values.profile, installTools: values['install-tools'],
     // On a shared box: wait for other processes to go quiet before each run, repeat a disturbed run once.
@@ -90,11 +98,13 @@ function parseOptions(argv) {
   // --no-rates: saturation runs only (quick before/after comparisons, profiles of the busy path).
   if (values['no-rates']) for (const k of Object.keys(opts.rates)) opts.rates[k] = [];
   const problems = [];
-  for (const k of ['duration', 'warmup', 'players', 'bigPlayers']) if (!Number.isFinite(opts[k]) || opts[k] < 0) problems.push(`--${k} must be a non-negative number`);
+  for (const k of ['duration', 'warmup', 'players', 'bigPlayers', 'loaderRows']) if (!Number.isFinite(opts[k]) || opts[k] < 0) problems.push(`--${k} must be a non-negative number`);
   if (opts.duration <= 0) problems.push('--duration must be > 0');
   const unknown = positionals.filter((w) => !WORKLOADS[w]);
   if (unknown.length) problems.push(`unknown workload(s): ${unknown.join(', ')}`);
-  return { opts, workloads: positionals.length ? Object.keys(WORKLOADS).filter((w) => positionals.includes(w)) : Object.keys(WORKLOADS), values, problems };
+  if (!(opts.loaderRows >= 1)) problems.push('--rows must be at least 1');
+  const all = Object.keys(WORKLOADS).filter((w) => !BY_NAME_ONLY.has(w));
+  return { opts, workloads: positionals.length ? Object.keys(WORKLOADS).filter((w) => positionals.includes(w)) : all, values, problems };
 }
 
 const log = (msg) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);

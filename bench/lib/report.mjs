@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { round } from './processes.mjs';
 import { latencyChart } from './svg-chart.mjs';
+import { loaderMarkdown } from './loader-report.mjs';
 
 const MALT = /^malt/;
 const isSat = (r) => r.mode === 'saturation' && !r.generatorCheck;
@@ -134,6 +135,7 @@ export function markdown(results, chartFiles) {
       for (const r of w.memory) out.push(`| ${r.set} | ${r.rows} | ${r.maltBytesPerRow} | ${r.feastMinimalBytesPerRow} | ${fmt(r.feastLikeBytesPerRow)} | ${r.maltToFeastMinimal} | ${fmt(r.maltToFeastLike)} |`);
       out.push('');
     }
+    if (w.loader) out.push(loaderMarkdown(w.loader), '');
     if (w.checks) out.push(`Checks: \`${JSON.stringify(w.checks)}\``, '');
     for (const f of chartFiles.filter((c) => c.workload === name)) out.push(`![${name} ${f.variant}](${f.relPath})`, '');
   }

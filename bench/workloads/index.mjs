@@ -5,6 +5,7 @@
 import { grpcBatch, grpcHit } from './grpc.mjs';
 import { httpBatch } from './http-batch.mjs';
 import { httpHit, httpRedis } from './http-single.mjs';
+import { loader } from './loader.mjs';
 import { redisBenchmark, redisMemory } from './redis-side.mjs';
 
 const REGISTRY = {
@@ -15,6 +16,7 @@ const REGISTRY = {
   'http-redis': httpRedis,
   'redis-benchmark': redisBenchmark,
   'redis-memory': redisMemory,
+  loader,
 };
 
 export async function runWorkload(name, ctx) {

@@ -1,0 +1,60 @@
+/**
+ * The loader workload's ratios, goals (issue 7: >= 300k rows/s, >= 0.7x decode-alone, peak RSS
+ * bounded independently of table size) and its markdown table in latest.md.
+ */
+import { round } from './processes.mjs';
+
+/** Above this growth of peak RSS from the quarter-size table to the full one, RSS "grows". */
+const RSS_BOUNDED_GROWTH = 1.3;
+export const LOADER_GOAL_ROWS_PER_SECOND = 300_000;
+export const LOADER_GOAL_DECODE_RATIO = 0.7;
+
+const ratio = (a, b) => (a && b ? round(a / b, 2) : null);
+
+export function loaderRatios({ decode, pipe, parquet, parquetSmall, delta }) {
+  const ok = (x) => x?.status === 'ok';
+  const against = (x) => (ok(x) ? {
+    vsDecodeAlone: ratio(x.rowsPerSecond, decode.rowsPerSecond), vsRedisPipe: ratio(x.rowsPerSecond, pipe.rowsPerSecond),
+    cpuVsDecodeAlone: ratio(x.rowsPerCpuSecond, decode.rowsPerCpuSecond),
+  } : null);
+  return {
+    parquet: against(parquet), delta: against(delta),
+    peakRssGrowth: ok(parquet) && ok(parquetSmall) ? ratio(parquet.peakRssMiB, parquetSmall.peakRssMiB) : null,
+  };
+}
+
+export function loaderGoals({ parquet, parquetSmall, ratios }) {
+  if (parquet.status !== 'ok') return [];
+  const status = (met) => (met ? 'met' : 'missed');
+  return [
+    { goal: `>= ${LOADER_GOAL_ROWS_PER_SECOND.toLocaleString('en-US')} rows/s (Parquet)`, measured: `${parquet.rowsPerSecond.toLocaleString('en-US')} rows/s`, status: status(parquet.rowsPerSecond >= LOADER_GOAL_ROWS_PER_SECOND) },
+    { goal: `>= ${LOADER_GOAL_DECODE_RATIO}x decode-alone`, measured: `${ratios.parquet.vsDecodeAlone}x (CPU-time ${ratios.parquet.cpuVsDecodeAlone}x)`, status: status(ratios.parquet.vsDecodeAlone >= LOADER_GOAL_DECODE_RATIO) },
+    { goal: 'peak RSS bounded independently of table size', measured: `${parquetSmall.peakRssMiB} MiB at ${parquetSmall.rows.toLocaleString('en-US')} rows, ${parquet.peakRssMiB} MiB at ${parquet.rows.toLocaleString('en-US')} (${ratios.peakRssGrowth}x)`, status: ratios.peakRssGrowth !== null && ratios.peakRssGrowth <= RSS_BOUNDED_GROWTH ? 'met' : 'missed' },
+  ];
+}
+
+const n = (x) => (x === null || x === undefined ? '–' : typeof x === 'number' ? x.toLocaleString('en-US') : String(x));
+const pct = (x) => (x === null || x === undefined ? '–' : `${Math.round(x * 100)}%`);
+
+/** The markdown of one loader result (the `loader` field of the workload). */
+export function loaderMarkdown(l) {
+  const out = ['| measurement | rows | s | rows/s | CPU s | rows/CPU-s | peak RSS MiB | redis-server CPU | other CPU |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const m of l.measurements) {
+    if (m.status !== 'ok') out.push(`| ${m.name} | ${n(m.rows)} | ${m.status}: ${String(m.reason).replace(/\|/g, '/')} | | | | | | |`);
+    else out.push(`| ${m.name} | ${n(m.rows)} | ${n(m.seconds)} | ${n(m.rowsPerSecond)} | ${n(m.cpuSeconds)} | ${n(m.rowsPerCpuSecond)} | ${n(m.peakRssMiB)} | ${pct(m.redisCpu)} | ${pct(m.otherCpu)} |`);
+  }
+  const r = l.ratios;
+  out.push('');
+  if (r.parquet) out.push(`malt (Parquet) ÷ decode alone: **${r.parquet.vsDecodeAlone}×** (per CPU second ${r.parquet.cpuVsDecodeAlone}×); ÷ redis-cli --pipe: **${r.parquet.vsRedisPipe}×**.`);
+  if (r.delta) out.push(`malt (Delta) ÷ decode alone: **${r.delta.vsDecodeAlone}×**; ÷ redis-cli --pipe: **${r.delta.vsRedisPipe}×**.`);
+  if (r.peakRssGrowth !== null) out.push(`Peak RSS, full table ÷ quarter table: ${r.peakRssGrowth}×.`);
+  if (l.goals.length) {
+    out.push('', '| goal (issue 7) | measured | status |', '|---|---|---|');
+    for (const g of l.goals) out.push(`| ${g.goal} | ${g.measured} | **${g.status}** |`);
+  }
+  if (l.profile?.functions) {
+    out.push('', `CPU profile of malt load (${n(l.profile.rows)} rows, ${n(l.profile.busyMs)} ms busy), top self time:`, '');
+    for (const f of l.profile.functions.slice(0, 12)) out.push(`- ${f.pctOfBusy}% ${f.fn}`);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,150 @@
+/**
+ * `loader`: how fast `malt load` moves a table from the lake into Redis, and at what memory, set
+ * against what its two halves cost alone, all in one run (issue 7, "Loader throughput"):
+ *
+ *   (a) decode alone     hyparquet reading every column of the same files (lib/loader-decode-child.mjs)
+ *   (b) redis-cli --pipe the same HSET commands malt sends (same keys, fields and row bytes;
+ *                        lib/loader-resp.mjs), into a fresh redis-server
+ *   (c) malt load        `node bin/malt.js load --force` of the Parquet files, fresh redis-server;
+ *                        also on a table of a quarter the rows, to show whether peak RSS grows with it
+ *   (d) malt load        the same files as a Delta table (`source.format: delta`); reported as not
+ *                        possible, with malt's error, while this build cannot load it
+ *
+ * Every process is its own, pinned to the server core (redis-server to the other one), and
+ * measured for wall time, CPU time and peak RSS (lib/measured-process.mjs). Each Redis is
+ * started for one measurement and stopped by PID after it. The table (lib/loader-table.mjs) is
+ * written once per size and cached under --data-dir. Sizes: --rows (default 1 000 000; --quick 4 000).
+ */
+import { closeSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { summarizeProfile } from '../lib/cpuprofile.mjs';
+import { LOADER_DATASET, LOADER_KEY_PREFIX, loaderConfigDocument, loaderTable } from '../lib/loader-table.mjs';
+import { loaderGoals, loaderRatios } from '../lib/loader-report.mjs';
+import { runMeasured } from '../lib/measured-process.mjs';
+import { SERVER_CORE, round } from '../lib/processes.mjs';
+import { startRedis } from '../lib/redis.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const MALT_BIN = path.join(ROOT, 'bin', 'malt.js');
+const DECODE_CHILD = path.join(ROOT, 'bench', 'lib', 'loader-decode-child.mjs');
+
+/** The environment without the variables that would override the config's Redis or prefix. */
+function cleanEnv() {
+  const env = { ...process.env, NO_COLOR: '1' };
+  for (const k of Object.keys(env)) if (k === 'REDIS_URL' || k.startsWith('MALT_')) delete env[k];
+  return env;
+}
+
+const rate = (rows, seconds) => (seconds > 0 ? Math.round(rows / seconds) : null);
+
+function measurement(name, rows, out, seconds, extra = {}) {
+  return {
+    name, status: 'ok', rows, seconds: round(seconds, 3), wallSeconds: out.wallSeconds, rowsPerSecond: rate(rows, seconds),
+    cpuSeconds: out.cpuSeconds, rowsPerCpuSecond: rate(rows, out.cpuSeconds), peakRssMiB: out.peakRssMiB,
+    redisCpu: out.cpu.redis ?? null, otherCpu: out.cpu.foreign ?? null, ...extra,
+  };
+}
+
+async function decodeAlone(ctx, table) {
+  ctx.log(`    (a) hyparquet decode alone: ${table.rows.toLocaleString('en-US')} rows`);
+  const out = await runMeasured(process.execPath, [DECODE_CHILD, table.parquetDir], { core: SERVER_CORE, cwd: ROOT });
+  if (out.code !== 0) throw new Error(`decode child exited with ${out.code ?? out.signal}: ${out.stderr.slice(-1500)}`);
+  const r = JSON.parse(out.stdout.trim().split('\n').pop());
+  if (r.rows !== table.rows) throw new Error(`decode child read ${r.rows} rows, expected ${table.rows}`);
+  return measurement('hyparquet decode alone', r.rows, out, r.seconds);
+}
+
+async function redisPipe(ctx, table) {
+  ctx.log(`    (b) redis-cli --pipe: ${table.rows.toLocaleString('en-US')} HSETs (${(table.resp.bytes / 2 ** 20).toFixed(1)} MiB)`);
+  const redis = await startRedis();
+  const fd = openSync(table.respFile, 'r');
+  try {
+    const out = await runMeasured('redis-cli', ['-h', '127.0.0.1', '-p', String(redis.port), '--pipe'], { core: SERVER_CORE, stdin: fd, watch: { redis: redis.pid } });
+    const m = /errors: (\d+), replies: (\d+)/.exec(out.stdout);
+    if (out.code !== 0 || !m) throw new Error(`redis-cli --pipe exited with ${out.code ?? out.signal}: ${out.stdout.slice(-500)} ${out.stderr.slice(-500)}`);
+    const [errors, replies] = [Number(m[1]), Number(m[2])];
+    if (errors !== 0 || replies !== table.rows) throw new Error(`redis-cli --pipe: ${errors} errors, ${replies} replies for ${table.rows} commands`);
+    return measurement('redis-cli --pipe (same HSETs)', table.rows, out, out.wallSeconds, { respBytes: table.resp.bytes, usedMemoryMiB: round((await redis.usedMemory()) / 2 ** 20, 1) });
+  } finally {
+    closeSync(fd);
+    await redis.stop();
+  }
+}
+
+/** What malt wrote, checked against the table: published row count and sampled value bytes. */
+async function verifyLoad(redis, table) {
+  const client = redis.client;
+  const manifest = await client.hgetall(`${LOADER_KEY_PREFIX}:{${LOADER_DATASET}}:v:1`);
+  let same = 0;
+  for (const s of table.resp.samples) {
+    const v = await client.hgetBuffer(s.key, s.field);
+    if (v && v.toString('base64') === s.value) same++;
+  }
+  return {
+    state: manifest.state ?? null, rows: Number(manifest.rows ?? NaN), buckets: Number(manifest.buckets ?? NaN), sameBytes: `${same}/${table.resp.samples.length}`,
+    sourceFormat: manifest.source_format ?? null, sourceVersion: manifest.source_version ?? null,
+  };
+}
+
+/** `malt load --force` in its own process on a fresh redis-server; `nodeArgs` e.g. --cpu-prof. */
+async function maltLoad(ctx, table, { format, label, nodeArgs = [] }) {
+  ctx.log(`    ${label}: ${table.rows.toLocaleString('en-US')} rows`);
+  const redis = await startRedis();
+  try {
+    const cfg = path.join(ctx.tmpDir, `loader-${format}-${table.rows}.yaml`);
+    // JSON is YAML: the config file is the document as JSON.
+    writeFileSync(cfg, JSON.stringify(loaderConfigDocument(table, { redisUrl: redis.url, format }), null, 2));
+    const out = await runMeasured(process.execPath, [...nodeArgs, MALT_BIN, 'load', '-c', cfg, '--force'], {
+      core: SERVER_CORE, cwd: ROOT, env: cleanEnv(), watch: { redis: redis.pid }, timeoutMs: 300_000,
+    });
+    if (out.code !== 0) {
+      const reason = `${out.stderr}\n${out.stdout}`.split('\n').map((l) => l.trim()).filter((l) => l && !/^\[/.test(l)).slice(-3).join(' | ');
+      return { name: label, status: 'not possible', exitCode: out.code, reason: reason || `exit ${out.code ?? out.signal}`, rows: table.rows };
+    }
+    // The CLI's own summary: "<seconds> s, <n> rows/s" (the load proper, without node's start-up).
+    const m = /([\d.]+) s, ([\d,]+) rows\/s/.exec(out.stdout);
+    const seconds = m ? Number(m[1]) : out.wallSeconds;
+    const checks = await verifyLoad(redis, table);
+    // A Delta load must have gone through the log (the version records the table version).
+    if (format === 'delta' && checks.sourceVersion === null) throw new Error(`${label}: the version records no source_version: not read as a Delta table`);
+    if (checks.rows !== table.rows || checks.state !== 'published') throw new Error(`${label}: published ${checks.rows} rows (state ${checks.state}), expected ${table.rows}`);
+    return measurement(label, table.rows, out, seconds, { checks, usedMemoryMiB: round((await redis.usedMemory()) / 2 ** 20, 1) });
+  } finally {
+    await redis.stop();
+  }
+}
+
+/** One `malt load` under --cpu-prof (the small table), summarised by self time. */
+async function profileLoad(ctx, table) {
+  const dir = path.join(ctx.opts.profileDir ?? path.join(ctx.tmpDir, 'profiles'), 'loader-malt-load');
+  mkdirSync(dir, { recursive: true });
+  const r = await maltLoad(ctx, table, { format: 'parquet', label: 'malt load under --cpu-prof', nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] });
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  if (r.status !== 'ok' || files.length === 0) return { status: r.status, reason: r.reason ?? 'no profile written' };
+  const s = summarizeProfile(path.join(dir, files[0]), 20);
+  return { rows: table.rows, rowsPerSecond: r.rowsPerSecond, file: s.file, busyMs: s.busyMs, areas: s.areas.slice(0, 10), functions: s.functions };
+}
+
+export async function loader(ctx) {
+  const rows = ctx.opts.loaderRows;
+  const smallRows = Math.max(1, Math.round(rows / 4));
+  const big = loaderTable(ctx.opts.dataDir, rows, ctx.log);
+  const small = loaderTable(ctx.opts.dataDir, smallRows, ctx.log);
+  const m = [];
+  m.push(await decodeAlone(ctx, big));
+  m.push(await redisPipe(ctx, big));
+  m.push(await maltLoad(ctx, big, { format: 'parquet', label: 'malt load (Parquet)' }));
+  m.push(await maltLoad(ctx, small, { format: 'parquet', label: `malt load (Parquet, ${smallRows.toLocaleString('en-US')} rows)` }));
+  m.push(await maltLoad(ctx, big, { format: 'delta', label: 'malt load (Delta)' }));
+  const profile = ctx.opts.profile ? await profileLoad(ctx, small) : null;
+  const [decode, pipe, parquet, parquetSmall, delta] = m;
+  const ratios = loaderRatios({ decode, pipe, parquet, parquetSmall, delta });
+  const tableInfo = (t) => ({ rows: t.rows, files: t.files.length, parquetMiB: round(t.parquetBytes / 2 ** 20, 1), respMiB: round(t.resp.bytes / 2 ** 20, 1),
+    meanValueBytes: round(t.resp.valueBytes / t.rows, 1), buckets: t.resp.buckets, writeSeconds: t.writeSeconds, cached: t.cached });
+  return {
+    runs: [],
+    loader: { rows, smallRows, tables: [tableInfo(big), tableInfo(small)], measurements: m, ratios, goals: loaderGoals({ parquet, parquetSmall, ratios }), profile },
+    checks: { parquet: parquet.checks ?? null, parquetSmall: parquetSmall.checks ?? null, delta: delta.checks ?? null },
+  };
+}
