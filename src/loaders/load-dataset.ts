@@ -12,11 +12,14 @@ import { KeyLayout, bucketCountFor } from '../keys.js';
 import { StringDictionaryBuilder } from '../row-codec.js';
 import { SnapshotStore, type VersionManifest } from '../store/snapshot-store.js';
 import { type ProgressSink, silentProgress } from './load-progress.js';
-import { fingerprint, resolveSourceFiles, type SourceFile } from './parquet-files.js';
+import { resolveSource, sourceFingerprint } from '../sources/resolve-source.js';
+import type { SourceSnapshot } from '../sources/source.js';
+import { deletedRowsOf, projectedRows } from './file-projection.js';
 import { type OpenParquetFile, openParquetFile } from './parquet-reader.js';
 import { type RowCounters, newCounters, writeRowGroup } from './row-group-writer.js';
 import { type LoadPlan, planLoad } from './source-schema.js';
 import { SnapshotWriter } from './snapshot-writer.js';
+import { type CheckResult, checkGateColumns, gateError, rowGates, schemaGate } from './quality-gates.js';
 
 export interface LoadOptions {
   /** Reload even when the source is unchanged or was rolled back (default false). */
@@ -34,6 +37,9 @@ export interface LoadReport {
   readonly version: number;
   readonly previousVersion: number | null;
   readonly fingerprint: string;
+  /** The source snapshot loaded (or found unchanged): the Delta version (null for Parquet), its as-of time. */
+  readonly sourceVersion: string | null;
+  readonly sourceAsOf: string | null;
   readonly files: number;
   readonly rowsRead: number;
   readonly rows: number;
@@ -45,6 +51,8 @@ export interface LoadReport {
   readonly durationMs: number;
   readonly reclaimed: readonly number[];
   readonly skippedColumns: readonly string[];
+  /** Quality gates that failed but were overridden by `force` ([] otherwise; a refusal throws). */
+  readonly checks: readonly CheckResult[];
 }
 
 /** A load that need not run: the source is what the current (or a rolled-back) version holds. */
@@ -54,16 +62,17 @@ function skipReport(dataset: DatasetConfig, versions: readonly VersionManifest[]
   if (!same) return null;
   return {
     dataset: dataset.name, status: 'skipped', skipReason: same.id === current ? 'unchanged' : 'rolled_back', version: same.id,
-    previousVersion: current, fingerprint: fp, files, rowsRead: 0, rows: same.rows, rejected: 0, rejectedReasons: {},
-    duplicates: 0, wideRows: 0, durationMs: performance.now() - started, reclaimed: [], skippedColumns: [],
+    previousVersion: current, fingerprint: fp, sourceVersion: same.sourceVersion, sourceAsOf: same.sourceAsOf, files, rowsRead: 0, rows: same.rows, rejected: 0, rejectedReasons: {},
+    duplicates: 0, wideRows: 0, durationMs: performance.now() - started, reclaimed: [], skippedColumns: [], checks: [],
   };
 }
 
 export async function loadDataset(redis: Redis, config: MaltConfig, dataset: DatasetConfig, options: LoadOptions = {}): Promise<LoadReport> {
   const started = performance.now();
   const store = new SnapshotStore(redis, new KeyLayout(config.redis.keyPrefix));
-  const files = resolveSourceFiles(dataset.source.uri);
-  const fp = fingerprint(files, dataset);
+  const snapshot = await resolveSource(config, dataset);
+  const files = snapshot.files;
+  const fp = sourceFingerprint(snapshot, dataset);
   const previous = await store.currentVersionId(dataset.name);
   const versions = await store.listVersions(dataset.name);
   const skipped = skipReport(dataset, versions, previous, fp, files.length, started, options.force === true);
@@ -81,41 +90,58 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
     return null;
   };
   let version: number | null = null;
+  // The gates a refused load failed, recorded on its failed version.
+  let refusedBy: readonly CheckResult[] | undefined;
   try {
     await store.reclaim(dataset.name, dataset.keepVersions, { includeUnfinished: true, graceMs: config.loader.reclaimGraceMs });
-    const opened: OpenParquetFile[] = [];
-    for (const f of files) opened.push(await openParquetFile(f.path));
-    const plan = planLoad(dataset, opened);
+    const opened = await openAll(snapshot);
+    const plan = planLoad(dataset, snapshot, opened);
     checkDefaults(dataset, plan);
-    const totalRows = opened.reduce((n, f) => n + f.numRows, 0);
+    checkGateColumns(dataset, plan.columns);
+    const totalRows = opened.reduce((n, f, i) => n + f.numRows - (files[i]?.deletionVector?.cardinality ?? 0), 0);
     // Long-shaped segments have several rows per entity; sizing by rows keeps buckets <= BUCKET_TARGET.
     const buckets = bucketCountFor(totalRows);
     version = await store.createVersion(dataset.name, {
       kind: dataset.kind, buckets, columns: plan.columns, fingerprint: fp,
-      sourceFiles: files.length, sourceBytes: files.reduce((n, f: SourceFile) => n + f.size, 0),
+      sourceFiles: files.length, sourceBytes: files.reduce((n, f) => n + f.size, 0),
+      snapshotId: snapshot.snapshotId, sourceVersion: snapshot.sourceVersion, sourceAsOf: snapshot.sourceAsOf, sourceFormat: snapshot.format,
     });
+    // The schema gate runs before any row is written: refusing a schema change costs no write.
+    const served = versions.find((v) => v.id === previous) ?? null;
+    const schemaFailed = dataset.checks.allowSchemaChange ? [] : schemaGate(plan.columns, served?.columns ?? null);
+    if (schemaFailed.length > 0 && options.force !== true) {
+      refusedBy = schemaFailed;
+      throw gateError(dataset, schemaFailed);
+    }
     const writer = new SnapshotWriter(redis, store.keys, dataset.name, version, buckets, {
       batchRows: config.loader.batchRows, maxInFlight: config.loader.maxBatchesInFlight, stopReason,
     });
-    const { counters, dictionary } = await writeAll(dataset, plan, opened, writer, config.loader.batchRows, options.progress ?? silentProgress, totalRows);
+    const { counters, dictionary } = await writeAll(dataset, snapshot, plan, writer, config.loader.batchRows, options.progress ?? silentProgress, totalRows);
     const totals = await writer.finish();
     const stats = { rows: totals.entities, rejected: counters.rejected, rejectedReasons: counters.reasons, valueRejects: counters.valueRejects, duplicates: totals.duplicates, durationMs: performance.now() - started };
-    await store.recordStats(dataset.name, version, token, stats, dictionary);
-    runChecks(dataset, counters.rowsRead, stats.rows, stats.rejected, versions.find((v) => v.id === previous)?.rows ?? null);
+    const failed = [...schemaFailed, ...rowGates(dataset, {
+      rowsRead: counters.rowsRead, rows: stats.rows, rejected: stats.rejected, previousRows: served?.rows ?? null, nulls: counters.nulls, columns: plan.columns,
+    })];
+    await store.recordStats(dataset.name, version, token, { ...stats, checks: failed }, dictionary);
+    if (failed.length > 0 && options.force !== true) {
+      refusedBy = failed;
+      throw gateError(dataset, failed);
+    }
     const stop = stopReason();
     if (stop) throw new MaltError(lockLost ? 'LOAD_IN_PROGRESS' : 'LOAD_INTERRUPTED', stop);
     await store.publish(dataset.name, version, token);
     const reclaimed = await store.reclaim(dataset.name, dataset.keepVersions, { includeUnfinished: false, graceMs: config.loader.reclaimGraceMs });
     return {
-      dataset: dataset.name, status: 'published', version, previousVersion: previous, fingerprint: fp, files: files.length,
+      dataset: dataset.name, status: 'published', version, previousVersion: previous, fingerprint: fp,
+      sourceVersion: snapshot.sourceVersion, sourceAsOf: snapshot.sourceAsOf, files: files.length,
       rowsRead: counters.rowsRead, rows: stats.rows, rejected: stats.rejected, rejectedReasons: stats.rejectedReasons,
-      duplicates: stats.duplicates, wideRows: counters.wideRows, durationMs: performance.now() - started, reclaimed, skippedColumns: plan.skipped,
+      duplicates: stats.duplicates, wideRows: counters.wideRows, durationMs: performance.now() - started, reclaimed, skippedColumns: plan.skipped, checks: failed,
     };
   } catch (err) {
     let e = toMaltError(err);
     // An abort surfaces from the writer as its stop reason; report it as an interruption.
     if (options.signal?.aborted && !lockLost && e.code === 'LOAD_IN_PROGRESS') e = new MaltError('LOAD_INTERRUPTED', e.message);
-    if (version !== null) await store.markFailed(dataset.name, version, token, `${e.code}: ${e.message}`).catch(() => undefined);
+    if (version !== null) await store.markFailed(dataset.name, version, token, `${e.code}: ${e.message}`, refusedBy).catch(() => undefined);
     throw e;
   } finally {
     clearInterval(renew);
@@ -124,15 +150,16 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
 }
 
 async function writeAll(
-  dataset: DatasetConfig, plan: LoadPlan, opened: readonly OpenParquetFile[], writer: SnapshotWriter,
+  dataset: DatasetConfig, snapshot: SourceSnapshot, plan: LoadPlan, writer: SnapshotWriter,
   batchRows: number, progress: ProgressSink, totalRows: number,
 ): Promise<{ counters: RowCounters; dictionary: readonly string[] }> {
   progress.start(dataset.name, totalRows);
   const counters = newCounters();
   const dict = new StringDictionaryBuilder();
   try {
-    for (const file of opened) {
-      for await (const rows of file.rowGroups(plan.readColumns)) {
+    for (const projection of plan.files) {
+      const deleted = await deletedRowsOf(snapshot, projection.dataFile);
+      for await (const rows of projectedRows(projection, deleted)) {
         await writeRowGroup(dataset, plan, rows, writer, counters, batchRows, dict);
         progress.update(counters.rowsRead);
       }
@@ -143,24 +170,25 @@ async function writeAll(
   return { counters, dictionary: dict.entries };
 }
 
+/** Opens every file's footer, a few at a time (S3 round trips overlap), in snapshot order. */
+async function openAll(snapshot: SourceSnapshot): Promise<OpenParquetFile[]> {
+  const opened: OpenParquetFile[] = new Array(snapshot.files.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < snapshot.files.length; i = next++) {
+      const f = snapshot.files[i]!;
+      opened[i] = await openParquetFile(snapshot.store, f.location, f.size);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, snapshot.files.length) }, worker));
+  return opened;
+}
+
 function checkDefaults(dataset: DatasetConfig, plan: LoadPlan): void {
   for (const [col, raw] of Object.entries(dataset.defaults)) {
     const spec = plan.columns.find((c) => c.name === col);
     if (!spec) throw new MaltError('SCHEMA_MISMATCH', `dataset ${dataset.name} declares a default for "${col}", which is not a served column`);
     const parsed = parseDefault(spec.type, raw);
     if ('error' in parsed) throw new MaltError('SCHEMA_MISMATCH', `default for "${col}" of dataset ${dataset.name}: ${parsed.error} for a ${spec.type} column`);
-  }
-}
-
-function runChecks(dataset: DatasetConfig, rowsRead: number, rows: number, rejected: number, previousRows: number | null): void {
-  const { minRows, maxRejectedFraction, maxRowDropFraction } = dataset.checks;
-  if (rows < minRows) {
-    throw new MaltError('CHECK_FAILED', `${dataset.name}: ${rows} rows loaded, fewer than checks.min_rows (${minRows}); nothing was published`);
-  }
-  if (rowsRead > 0 && rejected / rowsRead > maxRejectedFraction) {
-    throw new MaltError('CHECK_FAILED', `${dataset.name}: ${rejected} of ${rowsRead} rows rejected (${((rejected / rowsRead) * 100).toFixed(2)}%), more than checks.max_rejected_fraction (${maxRejectedFraction}); nothing was published`);
-  }
-  if (maxRowDropFraction !== null && previousRows !== null && rows < previousRows * (1 - maxRowDropFraction)) {
-    throw new MaltError('CHECK_FAILED', `${dataset.name}: ${rows} rows vs ${previousRows} in the current version, a drop of more than checks.max_row_drop_fraction (${maxRowDropFraction}); nothing was published`);
   }
 }

@@ -1,17 +1,20 @@
 /**
- * Reads Parquet files with hyparquet, one row group at a time, so loader memory is bounded by
- * the largest row group rather than the file. Also maps Parquet schema types to malt column types.
+ * Reads Parquet files with hyparquet through an ObjectStore (local disk or ranged S3 reads), one
+ * row group at a time, so loader memory is bounded by the largest row group rather than the file.
+ * Also maps Parquet schema types to malt column types.
  */
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
-import type { FileMetaData, ParquetParsers, SchemaTree } from 'hyparquet';
+import { parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
+import type { FileMetaData, ParquetParsers, SchemaElement, SchemaTree } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import type { ColumnType } from '../column-types.js';
 import { MaltError } from '../errors.js';
+import type { AsyncBuffer, ObjectStore } from '../sources/object-store.js';
+import type { DecimalType } from './decimal.js';
 
 /**
  * Timestamps arrive as exact bigint microseconds since the epoch (not Date, which drops micros,
  * nor number, which is inexact far from 1970). Nanosecond timestamps (and INT96) are truncated
- * to the microsecond below (floor, also for instants before 1970).
+ * to the microsecond below (floor, also for instants before 1970). Dates are midnight UTC.
  */
 const PARSERS: Partial<ParquetParsers> = {
   timestampFromMilliseconds: (ms: bigint) => BigInt(ms) * 1000n,
@@ -27,21 +30,37 @@ const PARSERS: Partial<ParquetParsers> = {
 /** What a Parquet column can be served as, or why it cannot. */
 export interface ParquetColumnInfo {
   readonly name: string;
-  /** malt type this column maps to naturally, or null when it has none. */
+  /** malt type this column maps to naturally, or null when it has none (DECIMAL: double). */
   readonly type: ColumnType | null;
   /** Human description of the Parquet type, for error messages. */
   readonly parquetType: string;
   /** True for integer columns (key columns may be string or integer). */
   readonly integer: boolean;
+  /** DECIMAL columns: precision and scale. Values are read as raw unscaled integers (exact). */
+  readonly decimal: DecimalType | null;
+  /** The Parquet field_id (Delta column mapping id mode); null when absent. */
+  readonly fieldId: number | null;
+}
+
+/** One row group's rows and the index (within the file) of its first row. */
+export interface RowGroupRows {
+  readonly firstRow: number;
+  readonly rows: Record<string, unknown>[];
 }
 
 export interface OpenParquetFile {
+  /** The file's location, for messages. */
   readonly path: string;
   readonly metadata: FileMetaData;
+  /** Top-level columns by their Parquet name. */
   readonly columns: ReadonlyMap<string, ParquetColumnInfo>;
   readonly numRows: number;
-  /** Yields the rows of each row group as objects with the requested columns. */
-  rowGroups(columns: readonly string[]): AsyncGenerator<Record<string, unknown>[]>;
+  /** Yields the rows of each row group as objects with the requested (Parquet-named) columns. */
+  rowGroups(columns: readonly string[]): AsyncGenerator<RowGroupRows>;
+}
+
+function isDecimal(e: SchemaElement): boolean {
+  return e.logical_type?.type === 'DECIMAL' || e.converted_type === 'DECIMAL';
 }
 
 function describeLeaf(node: SchemaTree): { type: ColumnType | null; desc: string; integer: boolean } {
@@ -51,7 +70,7 @@ function describeLeaf(node: SchemaTree): { type: ColumnType | null; desc: string
   if (logical === 'TIMESTAMP' || e.converted_type === 'TIMESTAMP_MILLIS' || e.converted_type === 'TIMESTAMP_MICROS' || e.type === 'INT96' || logical === 'DATE' || e.converted_type === 'DATE') {
     return { type: 'timestamp', desc, integer: false };
   }
-  if (logical === 'DECIMAL' || e.converted_type === 'DECIMAL') return { type: 'double', desc, integer: false };
+  if (isDecimal(e)) return { type: 'double', desc: `${desc}(${e.precision ?? '?'},${e.scale ?? 0})`, integer: false };
   switch (e.type) {
     case 'BOOLEAN': return { type: 'bool', desc, integer: false };
     case 'INT32':
@@ -71,13 +90,14 @@ function describeLeaf(node: SchemaTree): { type: ColumnType | null; desc: string
 function describeColumn(node: SchemaTree): ParquetColumnInfo {
   const e = node.element;
   const name = e.name;
+  const fieldId = typeof e.field_id === 'number' ? e.field_id : null;
   if (node.children.length === 0) {
-    if (e.repetition_type === 'REPEATED') {
-      const leaf = describeLeaf(node);
-      return { name, type: leaf.type === 'string' ? 'string_list' : null, parquetType: `repeated ${leaf.desc}`, integer: false };
-    }
     const leaf = describeLeaf(node);
-    return { name, type: leaf.type, parquetType: leaf.desc, integer: leaf.integer };
+    if (e.repetition_type === 'REPEATED') {
+      return { name, type: leaf.type === 'string' ? 'string_list' : null, parquetType: `repeated ${leaf.desc}`, integer: false, decimal: null, fieldId };
+    }
+    const decimal = isDecimal(e) ? { precision: e.precision ?? 38, scale: e.scale ?? 0 } : null;
+    return { name, type: leaf.type, parquetType: leaf.desc, integer: leaf.integer, decimal, fieldId };
   }
   const isList = e.converted_type === 'LIST' || e.logical_type?.type === 'LIST';
   if (isList) {
@@ -85,23 +105,41 @@ function describeColumn(node: SchemaTree): ParquetColumnInfo {
     while (inner && inner.children.length > 0) inner = inner.children[0];
     const leaf = inner ? describeLeaf(inner) : null;
     const desc = `LIST<${leaf?.desc ?? '?'}>`;
-    return { name, type: leaf?.type === 'string' ? 'string_list' : null, parquetType: desc, integer: false };
+    return { name, type: leaf?.type === 'string' ? 'string_list' : null, parquetType: desc, integer: false, decimal: null, fieldId };
   }
-  return { name, type: null, parquetType: e.converted_type ?? e.logical_type?.type ?? 'group', integer: false };
+  return { name, type: null, parquetType: e.converted_type ?? e.logical_type?.type ?? 'group', integer: false, decimal: null, fieldId };
 }
 
-export async function openParquetFile(path: string): Promise<OpenParquetFile> {
+/**
+ * hyparquet turns DECIMAL into a JS double (inexact past 15 digits). Clearing the annotation on
+ * top-level decimal leaves makes it hand over the raw unscaled integer (number, bigint or
+ * big-endian bytes) instead; decimal.ts builds the exact value from it and the recorded scale.
+ */
+function rawDecimals(schema: SchemaTree): void {
+  for (const child of schema.children) {
+    const e = child.element as { converted_type?: unknown; logical_type?: unknown } & SchemaElement;
+    if (child.children.length === 0 && isDecimal(e)) {
+      e.converted_type = undefined;
+      e.logical_type = undefined;
+    }
+  }
+}
+
+/** Opens one Parquet file of `store` (reads its footer); `size` skips a HEAD/stat when known. */
+export async function openParquetFile(store: ObjectStore, location: string, size?: number): Promise<OpenParquetFile> {
   let metadata: FileMetaData;
-  let file: Awaited<ReturnType<typeof asyncBufferFromFile>>;
+  let file: AsyncBuffer;
   try {
-    file = await asyncBufferFromFile(path);
+    file = await store.open(location, size);
     metadata = await parquetMetadataAsync(file);
   } catch (err) {
-    throw new MaltError('SOURCE_UNREADABLE', `${path} is not a readable Parquet file: ${(err as Error).message}`);
+    if (err instanceof MaltError && err.code !== 'SOURCE_UNREADABLE') throw err;
+    throw new MaltError('SOURCE_UNREADABLE', `${location} is not a readable Parquet file: ${(err as Error).message}`);
   }
   const schema = parquetSchema(metadata);
   const columns = new Map<string, ParquetColumnInfo>();
   for (const child of schema.children) columns.set(child.element.name, describeColumn(child));
+  rawDecimals(schema);
   // hyparquet reinterprets UINT64 as unsigned only for REQUIRED columns; nullable ones arrive as
   // signed bigints (2^64-1 as -1n). Reinterpret them here so out-of-int64 values are refused, not wrapped.
   const unsigned64 = schema.children.filter((c) => c.children.length === 0 && (c.element.converted_type === 'UINT_64'
@@ -109,22 +147,27 @@ export async function openParquetFile(path: string): Promise<OpenParquetFile> {
     .map((c) => c.element.name);
   const opened = file;
   return {
-    path, metadata, columns,
+    path: location, metadata, columns,
     numRows: Number(metadata.num_rows),
     async *rowGroups(wanted: readonly string[]) {
       let start = 0;
       for (const group of metadata.row_groups) {
         const end = start + Number(group.num_rows);
         let rows: Record<string, unknown>[];
-        try {
-          rows = await parquetReadObjects({
-            file: opened, metadata, columns: [...wanted], rowStart: start, rowEnd: end,
-            compressors, parsers: PARSERS,
-          });
-        } catch (err) {
-          throw new MaltError('SOURCE_UNREADABLE', `${path}: row group at rows ${start}–${end} could not be decoded: ${(err as Error).message}`);
+        if (wanted.length === 0) {
+          // Every served value comes from partition values: only the row count matters.
+          rows = Array.from({ length: end - start }, () => ({}));
+        } else {
+          try {
+            // utf8: false keeps unannotated BYTE_ARRAY (binary, raw decimals) as bytes; strings are annotated.
+            rows = await parquetReadObjects({
+              file: opened, metadata, columns: [...wanted], rowStart: start, rowEnd: end,
+              compressors, parsers: PARSERS, utf8: false,
+            });
+          } catch (err) {
+            throw new MaltError('SOURCE_UNREADABLE', `${location}: row group at rows ${start}–${end} could not be decoded: ${(err as Error).message}`);
+          }
         }
-        start = end;
         for (const name of unsigned64) {
           if (!wanted.includes(name)) continue;
           for (const row of rows) {
@@ -132,7 +175,8 @@ export async function openParquetFile(path: string): Promise<OpenParquetFile> {
             if (typeof v === 'bigint' && v < 0n) row[name] = BigInt.asUintN(64, v);
           }
         }
-        yield rows;
+        yield { firstRow: start, rows };
+        start = end;
       }
     },
   };

@@ -5,6 +5,7 @@
  */
 import { type ColumnType, type TypedValue, timestampInRange } from '../column-types.js';
 import { entityIdProblem } from '../entity-id.js';
+import { DecimalValue } from './decimal.js';
 
 /** Why one value could not be served; the value is stored as null and counted per column. */
 export class ValueReject {
@@ -38,6 +39,8 @@ export function convertValue(type: ColumnType, raw: unknown, notes?: ConvertNote
     case 'double':
       if (typeof raw === 'number') return raw;
       if (typeof raw === 'bigint') return Number(raw);
+      // The nearest double to the exact decimal (exact for precision <= 15).
+      if (raw instanceof DecimalValue) return Number(raw.toText());
       return UNCONVERTIBLE;
     case 'int64':
       // UINT64 columns arrive as unsigned bigints: beyond int64 they are refused, not wrapped.
@@ -45,6 +48,7 @@ export function convertValue(type: ColumnType, raw: unknown, notes?: ConvertNote
       if (typeof raw === 'number' && Number.isSafeInteger(raw)) return String(raw);
       return UNCONVERTIBLE;
     case 'string':
+      if (raw instanceof DecimalValue) return raw.toText();
       return typeof raw === 'string' ? raw : UNCONVERTIBLE;
     case 'bool':
       return typeof raw === 'boolean' ? raw : UNCONVERTIBLE;
