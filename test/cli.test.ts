@@ -91,7 +91,7 @@ describe('malt CLI', () => {
 
     const bad = writeConfig(dir, { datasets: [featuresDataset('cli_pf', lake, { columns: { ltv: 'double', missing_col: 'string' } })] });
     const refused = await malt(['load', '-c', bad], env);
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(3); // a refusal by the data (docs/operations.md#exit-codes)
     expect(refused.stderr).toContain('error SCHEMA_MISMATCH');
     expect(refused.stderr).toContain('"missing_col"');
     expect(refused.stderr).toContain(lake);
