@@ -11,10 +11,12 @@
  *   P:{D}:versions         zset    every version id that has keys in Redis, score=id until that version is reclaimed
  *   P:{D}:v:V              hash    the version's manifest: uid, state (loading|published|  until reclaimed
  *                                  failed|reclaiming), kind, buckets, columns (JSON),
- *                                  row_format, fingerprint, source_files, source_bytes,
+ *                                  row_format, fingerprint, snapshot_id, source_version,
+ *                                  source_as_of, source_format, source_files, source_bytes,
  *                                  rows, rejected, rejected_reasons, value_rejects,
- *                                  duplicates, loaded_at, published_at, current_since,
- *                                  retired_at, rolled_back_at, duration_ms, error
+ *                                  duplicates, checks, loaded_at, published_at,
+ *                                  current_since, retired_at, rolled_back_at,
+ *                                  duration_ms, error
  *                                  (docs/redis-layout.md; test/docs-consistency.test.ts)
  *   P:{D}:v:V:dict         string  the version's string dictionary (JSON array),      until reclaimed
  *                                  see row-codec.ts

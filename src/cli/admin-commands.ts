@@ -18,6 +18,11 @@ function declared(cfg: MaltConfig, name: string): void {
   if (!findDataset(cfg, name)) throw new MaltError('DATASET_NOT_FOUND', `unknown dataset "${name}" (declared: ${cfg.datasets.map((d) => d.name).join(', ')})`);
 }
 
+/** A gate's number with at most 4 decimals (fractions), or its text (schema types). */
+function formatGateValue(x: number | string): string {
+  return typeof x === 'number' && !Number.isInteger(x) ? String(Math.round(x * 10_000) / 10_000) : String(x);
+}
+
 function registerVersions(program: Command): void {
   program.command('versions').description('list the versions of a dataset kept in Redis').argument('<dataset>').addOption(configOption()).option('--json', 'print JSON')
     .action(action(async (name: string, opts: { config?: string; json?: boolean }) => {
@@ -26,10 +31,12 @@ function registerVersions(program: Command): void {
       const [current, versions] = await withStore(cfg, async (s) => [await s.currentVersionId(name), await s.listVersions(name)] as const);
       if (opts.json) return console.log(JSON.stringify(versionsJson(name, current, versions), null, 2));
       if (versions.length === 0) return console.log(`${name}: no versions yet`);
-      console.log('   version  state       rows        rejected  dups  loaded_at                 fingerprint');
+      console.log('   version  state       rows        rejected  dups  loaded_at                 source_version  source_as_of              fingerprint');
       for (const v of versions) {
         const note = v.error ? `  (${v.error})` : v.rolledBackAt ? '  (rolled back)' : '';
-        console.log(`${v.id === current ? '*' : ' '} ${String(v.id).padStart(8)}  ${v.state.padEnd(10)}  ${String(v.rows).padStart(10)}  ${String(v.rejected).padStart(8)}  ${String(v.duplicates).padStart(4)}  ${v.loadedAt.padEnd(24)}  ${v.fingerprint}${note}`);
+        console.log(`${v.id === current ? '*' : ' '} ${String(v.id).padStart(8)}  ${v.state.padEnd(10)}  ${String(v.rows).padStart(10)}  ${String(v.rejected).padStart(8)}  ${String(v.duplicates).padStart(4)}  ${v.loadedAt.padEnd(24)}  ${(v.sourceVersion ?? '-').padEnd(14)}  ${(v.sourceAsOf ?? '-').padEnd(24)}  ${v.fingerprint}${note}`);
+        // Failed gates: why a failed version was refused, or what --force overrode on a published one.
+        for (const c of v.checks) console.log(`             ${v.state === 'failed' ? 'failed' : 'overridden'} check ${c.check}${c.column ? ` (${c.column})` : ''}: ${formatGateValue(c.actual)} vs limit ${formatGateValue(c.limit)}: ${c.message}`);
       }
       return undefined;
     }));

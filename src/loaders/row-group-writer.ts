@@ -19,10 +19,12 @@ export interface RowCounters {
   wideRows: number;
   /** Values stored as null (or list elements dropped), per column by reason: {column: {reason: count}}. */
   valueRejects: Record<string, Record<string, number>>;
+  /** Values stored as null per served column (null in the source or not convertible), for checks.max_null_fraction. */
+  nulls: Record<string, number>;
 }
 
 export function newCounters(): RowCounters {
-  return { rowsRead: 0, rejected: 0, reasons: {}, wideRows: 0, valueRejects: {} };
+  return { rowsRead: 0, rejected: 0, reasons: {}, wideRows: 0, valueRejects: {}, nulls: {} };
 }
 
 function reject(c: RowCounters, reason: string): void {
@@ -80,6 +82,7 @@ export async function writeRowGroup(
           rejectValue(c, col.name, v.reason);
           values[i] = null;
         } else values[i] = v;
+        if (values[i] === null) c.nulls[col.name] = (c.nulls[col.name] ?? 0) + 1;
       }
       value = encodeRow(plan.columns, values as never, dict);
     }

@@ -6,6 +6,23 @@ import type { ColumnSpec, DatasetKind } from './types.js';
 
 export type VersionState = 'loading' | 'published' | 'failed' | 'reclaiming';
 
+/** Where a version's rows came from: 'parquet' (files) or 'delta' (a Delta table). */
+export type SourceFormat = 'parquet' | 'delta';
+
+/**
+ * One quality gate a load did not pass (src/loaders/quality-gates.ts). `check` is the config key
+ * it enforces (`min_rows`, `max_rejected_fraction`, `max_row_drop_fraction`, `max_null_fraction`)
+ * or `schema` (a served column disappeared or changed type); `column` names the column for the
+ * per-column gates. `actual` and `limit` are numbers, except for `schema`, where they are the new
+ * and the served column type ('missing' when the column is gone).
+ */
+export interface CheckResult {
+  readonly check: string;
+  readonly column: string | null;
+  readonly actual: number | string;
+  readonly limit: number | string;
+  readonly message: string;
+}
 
 export interface VersionManifest {
   readonly id: number;
@@ -16,7 +33,15 @@ export interface VersionManifest {
   readonly buckets: number;
   /** Column order of the encoded rows (features); [] for segments. */
   readonly columns: readonly ColumnSpec[];
+  /** sha256 over the source snapshot id and the dataset declaration: equal ⇒ the load is skipped. */
   readonly fingerprint: string;
+  /** The source snapshot: the Delta version, or a fingerprint of the Parquet file listing ('' if unknown). */
+  readonly snapshotId: string;
+  /** The Delta table version as a string; null for plain Parquet (and versions written before provenance). */
+  readonly sourceVersion: string | null;
+  /** RFC 3339: the Delta commit time, or the newest Parquet file's mtime; null when unknown. */
+  readonly sourceAsOf: string | null;
+  readonly sourceFormat: SourceFormat;
   readonly sourceFiles: number;
   readonly sourceBytes: number;
   readonly rows: number;
@@ -35,6 +60,11 @@ export interface VersionManifest {
   readonly rolledBackAt: string | null;
   readonly durationMs: number;
   readonly error: string | null;
+  /**
+   * The quality gates this load failed ([] when all passed, or when they have not run yet). On a
+   * failed version, why it was refused; on a published one, the gates that --force overrode.
+   */
+  readonly checks: readonly CheckResult[];
 }
 
 export interface LoadStats {
@@ -44,6 +74,26 @@ export interface LoadStats {
   valueRejects?: Record<string, Record<string, number>>;
   duplicates: number;
   durationMs: number;
+  /** Failed quality gates to record with the stats (default []). */
+  checks?: readonly CheckResult[];
+}
+
+/** Provenance fields createVersion records (see VersionManifest). */
+export interface SourceProvenance {
+  readonly snapshotId: string;
+  readonly sourceVersion: string | null;
+  readonly sourceAsOf: string | null;
+  readonly sourceFormat: SourceFormat;
+}
+
+function parseChecks(raw: string | undefined): CheckResult[] {
+  if (!raw) return [];
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return Array.isArray(parsed) ? (parsed as CheckResult[]) : [];
+  } catch {
+    return [];
+  }
 }
 
 export function parseManifest(id: number, h: Record<string, string>): VersionManifest | null {
@@ -56,6 +106,11 @@ export function parseManifest(id: number, h: Record<string, string>): VersionMan
     buckets: Number(h['buckets'] ?? 1),
     columns: JSON.parse(h['columns'] ?? '[]') as ColumnSpec[],
     fingerprint: h['fingerprint'] ?? '',
+    snapshotId: h['snapshot_id'] ?? '',
+    // Stored as '' when null (a hash cannot hold a null).
+    sourceVersion: h['source_version'] ? h['source_version'] : null,
+    sourceAsOf: h['source_as_of'] ? h['source_as_of'] : null,
+    sourceFormat: h['source_format'] === 'delta' ? 'delta' : 'parquet',
     sourceFiles: Number(h['source_files'] ?? 0),
     sourceBytes: Number(h['source_bytes'] ?? 0),
     rows: Number(h['rows'] ?? 0),
@@ -70,6 +125,7 @@ export function parseManifest(id: number, h: Record<string, string>): VersionMan
     rolledBackAt: h['rolled_back_at'] ?? null,
     durationMs: Number(h['duration_ms'] ?? 0),
     error: h['error'] ?? null,
+    checks: parseChecks(h['checks']),
   };
 }
 

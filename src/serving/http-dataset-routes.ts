@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { MaltConfig } from '../config.js';
 import { MaltError } from '../errors.js';
 import type { SnapshotStore } from '../store/snapshot-store.js';
-import { versionsJson } from '../model/version-json.js';
+import { provenanceJson, versionsJson } from '../model/version-json.js';
 import { withDeadline } from './deadline.js';
 import { datasetsSchema } from './http-schemas.js';
 import type { VersionTracker } from './version-tracker.js';
@@ -57,6 +57,8 @@ export function registerDatasetRoutes(app: FastifyInstance, config: MaltConfig, 
         name: d.name, kind: d.kind, key: d.key, source: d.source.uri,
         current_version: v ? v.versionString : null, serving_since: v?.since ?? null, loaded_at: v?.manifest.loadedAt ?? null,
         rows: v?.manifest.rows ?? null, source_fingerprint: v?.manifest.fingerprint ?? null,
+        // The served version's source snapshot (source_version: the Delta version; null for Parquet).
+        ...(v ? provenanceJson(v.manifest) : { source_format: d.source.format, source_version: null, source_as_of: null, source_snapshot_id: null }),
         columns: v ? v.columns.map((c) => ({ name: c.name, type: c.type })) : null,
       };
     }),

@@ -85,9 +85,60 @@ export const entitySchemas = {
   },
 } as const;
 
+/** A version's source snapshot (shared by the dataset list and the versions list). */
+const provenance = {
+  source_format: { type: 'string', enum: ['parquet', 'delta'] },
+  source_version: { type: ['string', 'null'], description: 'The Delta table version of the source snapshot; null for plain Parquet' },
+  source_as_of: { type: ['string', 'null'], description: 'RFC 3339: the Delta commit time of that version, or the newest Parquet file\'s mtime' },
+  source_snapshot_id: { type: ['string', 'null'], description: 'The source snapshot id: the Delta version, or a sha256 of the Parquet file listing' },
+} as const;
+
+const checkResult = {
+  type: 'object',
+  description: 'A quality gate the load failed',
+  properties: {
+    check: { type: 'string', description: 'min_rows, max_rejected_fraction, max_row_drop_fraction, max_null_fraction or schema' },
+    column: { type: ['string', 'null'], description: 'The column, for max_null_fraction and schema; null otherwise' },
+    actual: { type: ['number', 'string'], description: 'The measured value (a fraction or a count; for schema the new type, or "missing")' },
+    limit: { type: ['number', 'string'], description: 'The configured limit (for schema the served type)' },
+    message: { type: 'string' },
+  },
+} as const;
+
+const datasetItem = {
+  type: 'object',
+  // Other fields (columns, serving_since, …) pass through as they are.
+  additionalProperties: true,
+  properties: { name: { type: 'string' }, kind: { type: 'string' }, current_version: { type: ['string', 'null'] }, ...provenance },
+} as const;
+
+const versionItem = {
+  type: 'object',
+  // The load report's other fields (rejected_reasons, value_rejects, …) pass through as they are.
+  additionalProperties: true,
+  properties: {
+    version: { type: 'string' },
+    state: { type: 'string', enum: ['loading', 'published', 'failed', 'reclaiming'] },
+    current: { type: 'boolean' },
+    ...provenance,
+    error: { type: 'string', description: 'For failed versions: CODE: message of what refused the load' },
+    checks: { type: 'array', items: checkResult, description: 'Failed quality gates: why a failed version was refused, or what --force overrode on a published one ([] when all passed)' },
+  },
+} as const;
+
 export const datasetsSchema = {
-  list: { summary: 'Declared datasets and the version each serves (current version, loaded_at, rows, source fingerprint)', response: errorResponses(...COMMON) },
-  versions: { summary: 'Versions of a dataset kept in Redis, newest first, with their load reports', params: { type: 'object', properties: { name: { type: 'string' } } }, response: errorResponses(...COMMON, 'DATASET_NOT_FOUND') },
+  list: {
+    summary: 'Declared datasets and the version each serves (current version, loaded_at, rows, source fingerprint, source snapshot)',
+    response: { 200: { type: 'object', properties: { datasets: { type: 'array', items: datasetItem } } }, ...errorResponses(...COMMON) },
+  },
+  versions: {
+    summary: 'Versions of a dataset kept in Redis, newest first, with their load reports, source snapshots and failed checks',
+    params: { type: 'object', properties: { name: { type: 'string' } } },
+    response: {
+      200: { type: 'object', properties: { dataset: { type: 'string' }, current_version: { type: ['string', 'null'] }, versions: { type: 'array', items: versionItem } } },
+      ...errorResponses(...COMMON, 'DATASET_NOT_FOUND'),
+    },
+  },
   rollback: {
     summary: 'Serve an older version again (default: the newest published version older than the current one)',
     description: 'Optional JSON body {"to": "<version>"}.',

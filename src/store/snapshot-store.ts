@@ -8,11 +8,12 @@ import type { Redis } from 'ioredis';
 import { MaltError } from '../errors.js';
 import { KeyLayout, parseVersionPointer, versionEvent } from '../keys.js';
 import { callScript } from './lua-scripts.js';
+import { type DataCommand, runBatch } from './command-batch.js';
 import { ROW_FORMAT } from '../row-codec.js';
-import { type LoadStats, type VersionManifest, parseManifest } from '../model/version-manifest.js';
+import { type CheckResult, type LoadStats, type SourceProvenance, type VersionManifest, parseManifest } from '../model/version-manifest.js';
 import type { ColumnSpec, DatasetKind } from '../model/types.js';
 
-export type { LoadStats, VersionManifest, VersionState } from '../model/version-manifest.js';
+export type { CheckResult, LoadStats, SourceProvenance, VersionManifest, VersionState } from '../model/version-manifest.js';
 
 function processAlive(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return true;
@@ -69,14 +70,17 @@ export class SnapshotStore {
     return out;
   }
 
-  /** Registers a new version in state "loading" and returns its id. */
-  async createVersion(dataset: string, fields: { kind: DatasetKind; buckets: number; columns: readonly ColumnSpec[]; fingerprint: string; sourceFiles: number; sourceBytes: number }): Promise<number> {
+  /** Registers a new version in state "loading" with its source provenance and returns its id. */
+  async createVersion(dataset: string, fields: { kind: DatasetKind; buckets: number; columns: readonly ColumnSpec[]; fingerprint: string; sourceFiles: number; sourceBytes: number } & SourceProvenance): Promise<number> {
     const id = await this.redis.incr(this.keys.seq(dataset));
     await this.redis
       .multi()
       .hset(this.keys.manifest(dataset, id), {
         uid: randomBytes(6).toString('hex'), state: 'loading', kind: fields.kind, row_format: fields.kind === 'features' ? ROW_FORMAT : 'json', buckets: fields.buckets, columns: JSON.stringify(fields.columns),
         fingerprint: fields.fingerprint, source_files: fields.sourceFiles, source_bytes: fields.sourceBytes,
+        // A hash holds no null: '' stands for null (parseManifest reads it back as null).
+        snapshot_id: fields.snapshotId, source_version: fields.sourceVersion ?? '', source_as_of: fields.sourceAsOf ?? '',
+        source_format: fields.sourceFormat, checks: '[]',
         loaded_at: new Date().toISOString(),
       })
       .zadd(this.keys.versions(dataset), String(id), String(id))
@@ -105,13 +109,14 @@ export class SnapshotStore {
     const ok = await this.updateLoading(dataset, version, lockToken, {
       rows: stats.rows, rejected: stats.rejected, rejected_reasons: JSON.stringify(stats.rejectedReasons),
       value_rejects: JSON.stringify(stats.valueRejects ?? {}),
-      duplicates: stats.duplicates, duration_ms: Math.round(stats.durationMs),
+      duplicates: stats.duplicates, duration_ms: Math.round(stats.durationMs), checks: JSON.stringify(stats.checks ?? []),
     }, dictionary);
     if (!ok) throw new MaltError('LOAD_IN_PROGRESS', `lost the load lock of ${dataset} (another loader took over); nothing was published`);
   }
 
-  async markFailed(dataset: string, version: number, lockToken: string, error: string): Promise<void> {
-    await this.updateLoading(dataset, version, lockToken, { state: 'failed', error });
+  /** Marks a loading version failed with `CODE: message`, and the gates it failed when given. */
+  async markFailed(dataset: string, version: number, lockToken: string, error: string, checks?: readonly CheckResult[]): Promise<void> {
+    await this.updateLoading(dataset, version, lockToken, { state: 'failed', error, ...(checks ? { checks: JSON.stringify(checks) } : {}) });
   }
 
   /** Reads the current pointer and the manifest key of the version it names (or `fallback`). */
@@ -160,7 +165,12 @@ export class SnapshotStore {
    * Deletes versions nobody can be served:
    * - published versions beyond the newest `keepVersions`, once retired for at least `graceMs`
    *   (replicas that have not yet seen the last flip may still read them);
-   * - with `includeUnfinished` (only while holding the lock): unfinished or failed loads.
+   * - with `includeUnfinished` (only while holding the lock, before a load): versions a killed
+   *   load left `loading` or `reclaiming`, whole. Failed (refused) versions only lose their data
+   *   keys: their manifest stays (with buckets 0), so `malt versions` and the API still show why
+   *   they were refused, for the newest `keepVersions` of them;
+   * - without it (after a publish, still holding the lock): failed versions older than the
+   *   newest published one, so a refusal stays visible until the next successful load.
    * The current version is never deleted (checked atomically by mark-reclaiming.lua). Bucket
    * keys are deleted by number from the manifest: no SCAN.
    */
@@ -170,11 +180,19 @@ export class SnapshotStore {
     const published = versions.filter((v) => v.state === 'published');
     const keep = new Set(published.slice(0, keepVersions).map((v) => v.id));
     if (current !== null) keep.add(current);
+    const failed = versions.filter((v) => v.state === 'failed');
+    const newestPublished = published[0]?.id ?? 0;
+    const keptFailed = new Set(failed.filter((v) => opts.includeUnfinished || v.id > newestPublished).slice(0, keepVersions).map((v) => v.id));
     const now = Date.now();
     const graceOver = (v: VersionManifest): boolean => v.retiredAt === null || now - Date.parse(v.retiredAt) >= opts.graceMs;
-    const doomed = versions.filter((v) => !keep.has(v.id) && (v.state === 'published' ? graceOver(v) : opts.includeUnfinished));
+    const doomed = versions.filter((v) => {
+      if (keep.has(v.id) || keptFailed.has(v.id)) return false;
+      if (v.state === 'published') return graceOver(v);
+      return v.state === 'failed' || opts.includeUnfinished;
+    });
     const reclaimed: number[] = [];
     for (const v of doomed) if (await this.deleteVersion(dataset, v)) reclaimed.push(v.id);
+    if (opts.includeUnfinished) for (const v of failed) if (keptFailed.has(v.id) && v.buckets > 0) await this.deleteFailedData(dataset, v);
     // Ids listed without a manifest (e.g. a crash between the two writes of createVersion) are dropped.
     const listed = await this.redis.zrange(this.keys.versions(dataset), '0', '-1');
     const known = new Set(versions.map((v) => String(v.id)));
@@ -183,17 +201,28 @@ export class SnapshotStore {
     return reclaimed;
   }
 
+  /** Deletes a failed version's data keys; its manifest stays, with buckets 0 (nothing left to delete). */
+  private async deleteFailedData(dataset: string, v: VersionManifest): Promise<void> {
+    await this.unlinkBuckets(dataset, v);
+    await this.redis.multi().unlink(this.keys.dictionary(dataset, v.id)).hset(this.keys.manifest(dataset, v.id), 'buckets', 0).exec();
+  }
+
+  private async unlinkBuckets(dataset: string, v: VersionManifest): Promise<void> {
+    // 500 UNLINKs at a time, one batch after another: a large version never floods Redis.
+    const CHUNK = 500;
+    for (let start = 0; start < v.buckets; start += CHUNK) {
+      const end = Math.min(v.buckets, start + CHUNK);
+      const commands: DataCommand[] = [];
+      for (let b = start; b < end; b++) commands.push({ op: 'unlink', key: this.keys.bucket(dataset, v.id, b) });
+      await runBatch(this.redis, commands);
+    }
+  }
+
   private async deleteVersion(dataset: string, v: VersionManifest): Promise<boolean> {
     const manifestKey = this.keys.manifest(dataset, v.id);
     const marked = await callScript(this.redis, 'maltMarkReclaiming', [this.keys.current(dataset), manifestKey], [v.id]);
     if (marked !== 1) return false;
-    const CHUNK = 500;
-    for (let start = 0; start < v.buckets; start += CHUNK) {
-      const pipeline = this.redis.pipeline();
-      const end = Math.min(v.buckets, start + CHUNK);
-      for (let b = start; b < end; b++) pipeline.unlink(this.keys.bucket(dataset, v.id, b));
-      await pipeline.exec();
-    }
+    await this.unlinkBuckets(dataset, v);
     await this.redis.multi().unlink(this.keys.dictionary(dataset, v.id)).unlink(manifestKey).zrem(this.keys.versions(dataset), String(v.id)).exec();
     return true;
   }
