@@ -116,4 +116,38 @@ describe('bench suite (quick smoke)', () => {
       expect(md).toContain(`charts/${chart}.svg`);
     }
   }, 180_000);
+
+  it('runs the loader workload (by name only): malt load of Parquet and Delta beside decode-alone and redis-cli --pipe', async () => {
+    const out = tmp('loader-out');
+    const { code, stderr } = await runBench(['loader', '--quick', '--rows', '4000', '--out', out, '--data-dir', tmp('loader-data')]);
+    expect(code, stderr).toBe(0);
+    const results = JSON.parse(readFileSync(path.join(out, 'latest.json'), 'utf8')) as { workloads: Record<string, Workload & { loader?: LoaderResult }> };
+    expect(Object.keys(results.workloads)).toEqual(['loader']);
+    const w = results.workloads['loader']!;
+    expect(w.status, w.reason).toBe('ok');
+    const l = w.loader!;
+    expect(l.measurements.map((m) => m.name)).toEqual(['hyparquet decode alone', 'redis-cli --pipe (same HSETs)', 'malt load (Parquet)', 'malt load (Parquet, 1,000 rows)', 'malt load (Delta)']);
+    for (const m of l.measurements) {
+      expect(m.status, `${m.name}: ${m.reason ?? ''}`).toBe('ok');
+      expect(m.rows).toBe(m.name.includes('1,000') ? 1000 : 4000);
+      expect(m.rowsPerSecond).toBeGreaterThan(0);
+      expect(m.peakRssMiB).toBeGreaterThan(0);
+    }
+    // The baseline replays malt's own bytes: sampled values in Redis after the malt loads equal the RESP stream's.
+    for (const m of l.measurements.filter((x) => x.name.startsWith('malt load'))) {
+      const [same, total] = m.checks!.sameBytes.split('/').map(Number);
+      expect(total).toBeGreaterThan(0);
+      expect(same, m.name).toBe(total);
+    }
+    expect(l.measurements[4]!.checks!.sourceFormat).toBe('delta');
+    expect(l.ratios.parquet!.vsDecodeAlone).toBeGreaterThan(0);
+    expect(l.goals.map((g) => g.status).every((s) => s === 'met' || s === 'missed')).toBe(true);
+    expect(readFileSync(path.join(out, 'latest.md'), 'utf8')).toContain('malt (Parquet) ÷ decode alone');
+  }, 120_000);
 });
+
+interface LoaderResult {
+  measurements: { name: string; status: string; reason?: string; rows: number; rowsPerSecond: number; peakRssMiB: number; checks?: { sameBytes: string; sourceFormat: string | null } }[];
+  ratios: { parquet: { vsDecodeAlone: number } | null };
+  goals: { status: string }[];
+}
