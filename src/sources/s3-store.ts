@@ -94,6 +94,7 @@ export class S3ObjectStore implements ObjectStore {
       }
     }
     let token: string | undefined;
+    let previous: Buffer | null = null;
     do {
       const page = await this.send(`LIST ${formatS3Uri({ bucket, key: prefix })}`, (abortSignal) => this.client.send(new ListObjectsV2Command({
         Bucket: bucket,
@@ -104,6 +105,13 @@ export class S3ObjectStore implements ObjectStore {
       for (const o of page.Contents ?? []) {
         // Keys ending in '/' are folder markers (S3 console, Hadoop), not files.
         if (o.Key === undefined || o.Key.endsWith('/')) continue;
+        // Readers rely on byte order (the Delta log's versions, startAfter resumption); a server
+        // that pages in another order also skips or repeats keys across pages, so refuse it.
+        const current = Buffer.from(o.Key);
+        if (previous !== null && Buffer.compare(previous, current) >= 0) {
+          throw new MaltError('SOURCE_UNREADABLE', `LIST ${formatS3Uri({ bucket, key: prefix })}: the server listed ${JSON.stringify(o.Key)} after ${JSON.stringify(previous.toString())}, out of byte order (an S3-compatible server bug); refusing an unreliable listing`);
+        }
+        previous = current;
         yield { location: formatS3Uri({ bucket, key: o.Key }), size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? 0, etag: etagOf(o.ETag) };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;

@@ -69,6 +69,8 @@ export async function startS3Server(): Promise<TestS3Server> {
   process.env['AWS_ACCESS_KEY_ID'] ??= TEST_ACCESS_KEY_ID;
   process.env['AWS_SECRET_ACCESS_KEY'] ??= TEST_SECRET_ACCESS_KEY;
   process.env['AWS_REGION'] ??= 'us-east-1';
+  // This helper's own client would print the SDK's once-per-process Node 20 notice (see s3-store.ts).
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const child = spawn(node24Binary(), [CHILD], {
     cwd: path.dirname(CHILD),
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -83,7 +85,8 @@ export async function startS3Server(): Promise<TestS3Server> {
     credentials: { accessKeyId: TEST_ACCESS_KEY_ID, secretAccessKey: TEST_SECRET_ACCESS_KEY },
   });
   const putObject = async (bucket: string, key: string, body: string | Uint8Array): Promise<void> => {
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength }));
   };
   return {
     endpoint,
