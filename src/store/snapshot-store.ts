@@ -182,7 +182,8 @@ export class SnapshotStore {
     if (current !== null) keep.add(current);
     const failed = versions.filter((v) => v.state === 'failed');
     const newestPublished = published[0]?.id ?? 0;
-    const keptFailed = new Set(failed.filter((v) => opts.includeUnfinished || v.id > newestPublished).slice(0, keepVersions).map((v) => v.id));
+    // Before a load, room is left for the version it is about to create: at most keepVersions failed ones are listed.
+    const keptFailed = new Set(failed.filter((v) => opts.includeUnfinished || v.id > newestPublished).slice(0, keepVersions - 1).map((v) => v.id));
     const now = Date.now();
     const graceOver = (v: VersionManifest): boolean => v.retiredAt === null || now - Date.parse(v.retiredAt) >= opts.graceMs;
     const doomed = versions.filter((v) => {
