@@ -4,10 +4,9 @@
  * simply age out. Negative results (no row) are cached for negativeTtlMs only, so per-entity
  * changes between loads (live updates) become visible quickly. Concurrent misses on one key share
  * one Redis read (single-flight).
-
  */
 import { LRUCache } from 'lru-cache';
-import type { DatasetResult } from '../serving/dataset-result.js';
+import type { DatasetResult } from '../model/dataset-result.js';
 
 export interface CacheStats {
   hits: number;

@@ -1,11 +1,12 @@
 /**
- * Writes a new version's rows into its bucket hashes with pipelined batches, keeping at most
- * `maxInFlight` batches outstanding so loader memory stays bounded however large the source.
- * Counts new entities and duplicates (a later row for the same entity wins; HSET tells us).
+ * Writes a new version's rows into its bucket hashes with pipelined batches (store/command-batch.ts),
+ * keeping at most `maxInFlight` batches outstanding so loader memory stays bounded however large
+ * the source. Counts new entities and duplicates (a later row for the same entity wins; HSET
+ * tells us). Belongs in store/ (it writes data keys); moves there when the load path settles.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { KeyLayout, bucketOf } from '../keys.js';
-import { registerScripts } from '../store/lua-scripts.js';
+import { type CommandOutcome, type DataCommand, runBatch } from '../store/command-batch.js';
 import { MaltError } from '../errors.js';
 
 export interface WriterOptions {
@@ -19,8 +20,6 @@ export interface WriteTotals {
   entities: number;
   duplicates: number;
 }
-
-type AddSegments = (key: string, ...args: string[]) => ChainableCommander;
 
 export class SnapshotWriter {
   private readonly inFlight = new Set<Promise<void>>();
@@ -37,14 +36,16 @@ export class SnapshotWriter {
     private readonly options: WriterOptions,
   ) {
     this.prefix = keys.bucketPrefix(dataset, version);
-    registerScripts(redis);
   }
 
   /** Entities (features rows, wide segment rows): [id, encoded value] pairs; HSET, last wins. */
   async writeValues(rows: readonly (readonly [string, string | Buffer])[]): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const [id, value] of rows) pipeline.hset(this.prefix + bucketOf(id, this.buckets), id, value);
-    await this.submit(pipeline, (results) => {
+    const commands: DataCommand[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const [id, value] = rows[i]!;
+      commands[i] = { op: 'hset', key: this.prefix + bucketOf(id, this.buckets), field: id, value };
+    }
+    await this.submit(commands, (results) => {
       for (const [err, added] of results) {
         if (err) throw err;
         if (added === 1) this.totals.entities++;
@@ -62,10 +63,9 @@ export class SnapshotWriter {
       if (!args) perBucket.set(b, (args = []));
       args.push(id, segment);
     }
-    const pipeline = this.redis.pipeline();
-    const addSegments = (pipeline as unknown as { maltAddSegments: AddSegments }).maltAddSegments.bind(pipeline);
-    for (const [b, args] of perBucket) addSegments(this.prefix + b, ...args);
-    await this.submit(pipeline, (results) => {
+    const commands: DataCommand[] = [];
+    for (const [b, args] of perBucket) commands.push({ op: 'script', script: 'maltAddSegments', key: this.prefix + b, args });
+    await this.submit(commands, (results) => {
       for (const [err, counts] of results) {
         if (err) throw err;
         const [added, dup] = counts as [number, number];
@@ -75,7 +75,7 @@ export class SnapshotWriter {
     });
   }
 
-  private async submit(pipeline: ChainableCommander, onResults: (r: [Error | null, unknown][]) => void): Promise<void> {
+  private async submit(commands: readonly DataCommand[], onResults: (r: CommandOutcome[]) => void): Promise<void> {
     if (this.failure) throw this.failure;
     while (this.inFlight.size >= this.options.maxInFlight) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
@@ -84,9 +84,8 @@ export class SnapshotWriter {
       this.failure = new MaltError('LOAD_IN_PROGRESS', stop);
       throw this.failure;
     }
-    const p: Promise<void> = pipeline
-      .exec()
-      .then((results) => onResults(results ?? []))
+    const p: Promise<void> = runBatch(this.redis, commands)
+      .then(onResults)
       .catch((err: Error) => {
         this.failure ??= err;
       })

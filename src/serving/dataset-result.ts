@@ -10,9 +10,11 @@ import type { ColumnType, TypedValue } from '../column-types.js';
 import { type EncodedMessage, encodeDatasetResult } from './proto-encoding.js';
 
 import type { Feature, FieldStatus } from '../model/types.js';
+import type { DatasetResult as RenderedResult } from '../model/dataset-result.js';
 export type { Feature, FieldStatus } from '../model/types.js';
 
-export class DatasetResult {
+/** The model's DatasetResult (model/dataset-result.ts), built from decoded features. */
+export class DatasetResult implements RenderedResult {
   private constructor(
     readonly dataset: string,
     readonly version: string,

@@ -1,16 +1,17 @@
 /**
  * The read path, shared by both transports: validate → dedupe → cache → one pipelined Redis
- * round trip for the misses → assemble. Bounded by the request deadline: if Redis does not
- * answer in time the request fails with STORE_UNAVAILABLE instead of hanging.
+ * round trip for the misses (store/snapshot-reader.ts) → assemble. Bounded by the request
+ * deadline: if Redis does not answer in time the request fails with STORE_UNAVAILABLE instead of
+ * hanging.
  */
 import type { Redis } from 'ioredis';
 import type { MaltConfig } from '../config.js';
 import { entityIdProblem } from '../entity-id.js';
 import { MaltError } from '../errors.js';
-import { bucketOf } from '../keys.js';
 import { withDeadline } from './deadline.js';
 import { decodeSegments } from '../row-codec.js';
-import { ResultCache } from '../cache/result-cache.js';
+import type { ResultCache } from '../cache/result-cache.js';
+import { SnapshotReader } from '../store/snapshot-reader.js';
 import { DatasetResult, type Feature } from './dataset-result.js';
 import type { ServedVersion, VersionTracker } from './version-tracker.js';
 import type { RowDecoder } from '../row-codec.js';
@@ -25,13 +26,15 @@ export class Lookup {
   private readonly resolved = new Map<string, { generation: number; versions: readonly ServedVersion[] }>();
   /** Keys requested from Redis and not yet answered. */
   private pendingReads = 0;
+  private readonly reader: SnapshotReader;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly tracker: VersionTracker,
     readonly cache: ResultCache,
     private readonly config: MaltConfig,
   ) {
+    this.reader = new SnapshotReader(redis);
     this.featureDatasets = config.datasets.filter((d) => d.kind === 'features').map((d) => d.name);
   }
 
@@ -148,32 +151,13 @@ export class Lookup {
       return Promise.reject(new MaltError('STORE_UNAVAILABLE', `Redis is not keeping up: ${this.pendingReads} reads pending (serving.max_pending_reads ${max})`));
     }
     this.pendingReads += items.length;
-    const work = this.readRedis(items);
+    const work = this.reader.rows(items);
     // Counted down when Redis answers or the connection fails, not at the deadline.
     const release = (): void => {
       this.pendingReads -= items.length;
     };
     work.then(release, release);
     return withDeadline(work, this.config.serving.requestTimeoutMs);
-  }
-
-  private async readRedis(items: { v: ServedVersion; id: string }[]): Promise<(Buffer | null)[]> {
-    try {
-      if (items.length === 1) {
-        const { v, id } = items[0] as { v: ServedVersion; id: string };
-        return [await this.redis.hgetBuffer(v.bucketPrefix + bucketOf(id, v.buckets), id)];
-      }
-      const pipeline = this.redis.pipeline();
-      for (const { v, id } of items) pipeline.hgetBuffer(v.bucketPrefix + bucketOf(id, v.buckets), id);
-      const results = (await pipeline.exec()) ?? [];
-      return results.map(([err, value]) => {
-        if (err) throw err;
-        return value as Buffer | null;
-      });
-    } catch (err) {
-      if (err instanceof MaltError) throw err;
-      throw new MaltError('STORE_UNAVAILABLE', `Redis read failed: ${(err as Error).message}`);
-    }
   }
 }
 
