@@ -15,8 +15,13 @@ import { logInvalid } from './delta-errors.js';
 import type { Checkpoint } from './log-files.js';
 import { resolveDeltaPath } from './table-path.js';
 
-/** Top-level checkpoint columns malt replays; others (txn, domainMetadata, commitInfo…) are not read. */
-const ACTION_COLUMNS = ['add', 'remove', 'metaData', 'protocol', 'sidecar'];
+/**
+ * Top-level checkpoint columns malt replays; others (txn, domainMetadata, commitInfo…) are not
+ * read. Nor is `remove`: a checkpoint is already reconciled, so its removes are only tombstones
+ * kept for VACUUM and never cancel one of its adds; skipping them saves reading what can be the
+ * biggest column of an old table's checkpoint.
+ */
+const ACTION_COLUMNS = ['add', 'metaData', 'protocol', 'sidecar'];
 
 async function readParquetActions(store: ObjectStore, location: string, size: number | undefined, tableUri: string): Promise<DeltaAction[]> {
   let rows: Record<string, unknown>[];
@@ -40,8 +45,9 @@ async function readParquetActions(store: ObjectStore, location: string, size: nu
 }
 
 /**
- * Every action of a complete checkpoint, sidecar contents included. Sidecar actions themselves
- * are consumed here; a sidecar that is missing makes the checkpoint unusable (DELTA_LOG_INVALID).
+ * Every action of a complete checkpoint that replay needs (add, metaData, protocol), sidecar
+ * contents included; removes (tombstones) are left out. Sidecar actions themselves are consumed
+ * here; a sidecar that is missing makes the checkpoint unusable (DELTA_LOG_INVALID).
  */
 export async function readCheckpointActions(store: ObjectStore, tableUri: string, logDir: string, checkpoint: Checkpoint): Promise<DeltaAction[]> {
   const top: DeltaAction[] = [];
@@ -53,6 +59,7 @@ export async function readCheckpointActions(store: ObjectStore, tableUri: string
   }
   const out: DeltaAction[] = [];
   for (const action of top) {
+    if (action.type === 'remove') continue; // tombstones (JSON v2 checkpoints carry them too)
     if (action.type !== 'sidecar') {
       out.push(action);
       continue;
@@ -61,7 +68,7 @@ export async function readCheckpointActions(store: ObjectStore, tableUri: string
     const location = resolveDeltaPath(store, store.join(logDir, '_sidecars'), action.path, tableUri);
     const info = await store.head(location);
     if (info === null) throw logInvalid(tableUri, `checkpoint ${checkpoint.version} names sidecar ${location}, which does not exist`);
-    out.push(...(await readParquetActions(store, location, info.size, tableUri)).filter((a) => a.type === 'add' || a.type === 'remove'));
+    out.push(...(await readParquetActions(store, location, info.size, tableUri)).filter((a) => a.type === 'add'));
   }
   return out;
 }

@@ -47,6 +47,8 @@ export interface DeltaSnapshot extends SourceSnapshot {
   readonly protocol: { minReaderVersion: number; minWriterVersion: number; readerFeatures: readonly string[]; writerFeatures: readonly string[] };
   readonly metadata: { id: string; schemaString: string; partitionColumns: readonly string[]; configuration: Readonly<Record<string, string>> };
   readonly columnMappingMode: ColumnMappingMode;
+  /** The checkpoint the snapshot was rebuilt from (null = replayed from commit 0), and how many commits were read after it. */
+  readonly logSegment: { readonly checkpointVersion: number | null; readonly checkpointKind: 'classic' | 'multipart' | 'uuid' | null; readonly commitsRead: number };
 }
 
 export interface DeltaTarget {
@@ -201,6 +203,7 @@ export async function resolveDeltaSnapshot(store: ObjectStore, tableUri: string,
     protocol: { minReaderVersion: p.minReaderVersion, minWriterVersion: p.minWriterVersion, readerFeatures: p.readerFeatures, writerFeatures: p.writerFeatures },
     metadata: { id: m.id, schemaString: m.schemaString, partitionColumns: m.partitionColumns, configuration: m.configuration },
     columnMappingMode: mode,
+    logSegment: { checkpointVersion: segment.checkpoint?.version ?? null, checkpointKind: segment.checkpoint?.kind ?? null, commitsRead: segment.commits.length },
   };
 }
 
