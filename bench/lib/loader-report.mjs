@@ -53,7 +53,7 @@ export function loaderMarkdown(l) {
     for (const g of l.goals) out.push(`| ${g.goal} | ${g.measured} | **${g.status}** |`);
   }
   if (l.profile?.functions) {
-    out.push('', `CPU profile of malt load (${n(l.profile.rows)} rows, ${n(l.profile.busyMs)} ms busy), top self time:`, '');
+    out.push('', `CPU profile of malt load (${n(l.profile.rows)} rows, ${n(l.profile.busyMs)} ms busy). By area: ${l.profile.areas.map((a) => `${a.area} ${a.pctOfBusy}%`).join(', ')}. Top self time:`, '');
     for (const f of l.profile.functions.slice(0, 12)) out.push(`- ${f.pctOfBusy}% ${f.fn}`);
   }
   return out.join('\n');

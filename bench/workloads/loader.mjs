@@ -22,7 +22,7 @@ import { summarizeProfile } from '../lib/cpuprofile.mjs';
 import { LOADER_DATASET, LOADER_KEY_PREFIX, loaderConfigDocument, loaderTable } from '../lib/loader-table.mjs';
 import { loaderGoals, loaderRatios } from '../lib/loader-report.mjs';
 import { runMeasured } from '../lib/measured-process.mjs';
-import { SERVER_CORE, round } from '../lib/processes.mjs';
+import { SERVER_CORE, foreignLoad, round, sleep } from '../lib/processes.mjs';
 import { startRedis } from '../lib/redis.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -36,10 +36,32 @@ function cleanEnv() {
   return env;
 }
 
+/** Other processes' CPU (cores) under which the box counts as quiet enough to start a measurement. */
+const QUIET = 0.3;
+
+/**
+ * Waits, bounded (10 s per measurement, ctx.loaderQuietBudgetS in all), for the rest of the box
+ * to go quiet before a measurement; off with --no-wait-quiet and in --quick. Returns the wait.
+ */
+async function waitQuiet(ctx) {
+  if (!ctx.opts.waitQuiet) return 0;
+  ctx.loaderQuietBudgetS ??= 45;
+  const t0 = performance.now();
+  const waited = () => (performance.now() - t0) / 1000;
+  while (waited() < 10 && ctx.loaderQuietBudgetS - waited() > 0) {
+    if ((await foreignLoad([ctx.redis.pid])) < QUIET) break;
+    await sleep(500);
+  }
+  ctx.loaderQuietBudgetS -= waited();
+  return round(waited(), 1);
+}
+
 const rate = (rows, seconds) => (seconds > 0 ? Math.round(rows / seconds) : null);
 
 function measurement(name, rows, out, seconds, extra = {}) {
   return {
+    // otherCpu: cores used by other processes on the box meanwhile (it is shared); rows/CPU-s is
+    // the figure they disturb least.
     name, status: 'ok', rows, seconds: round(seconds, 3), wallSeconds: out.wallSeconds, rowsPerSecond: rate(rows, seconds),
     cpuSeconds: out.cpuSeconds, rowsPerCpuSecond: rate(rows, out.cpuSeconds), peakRssMiB: out.peakRssMiB,
     redisCpu: out.cpu.redis ?? null, otherCpu: out.cpu.foreign ?? null, ...extra,
@@ -132,11 +154,15 @@ export async function loader(ctx) {
   const big = loaderTable(ctx.opts.dataDir, rows, ctx.log);
   const small = loaderTable(ctx.opts.dataDir, smallRows, ctx.log);
   const m = [];
-  m.push(await decodeAlone(ctx, big));
-  m.push(await redisPipe(ctx, big));
-  m.push(await maltLoad(ctx, big, { format: 'parquet', label: 'malt load (Parquet)' }));
-  m.push(await maltLoad(ctx, small, { format: 'parquet', label: `malt load (Parquet, ${smallRows.toLocaleString('en-US')} rows)` }));
-  m.push(await maltLoad(ctx, big, { format: 'delta', label: 'malt load (Delta)' }));
+  const measure = async (fn) => {
+    const quietWaitS = await waitQuiet(ctx);
+    m.push({ ...(await fn()), quietWaitS });
+  };
+  await measure(() => decodeAlone(ctx, big));
+  await measure(() => redisPipe(ctx, big));
+  await measure(() => maltLoad(ctx, big, { format: 'parquet', label: 'malt load (Parquet)' }));
+  await measure(() => maltLoad(ctx, small, { format: 'parquet', label: `malt load (Parquet, ${smallRows.toLocaleString('en-US')} rows)` }));
+  await measure(() => maltLoad(ctx, big, { format: 'delta', label: 'malt load (Delta)' }));
   const profile = ctx.opts.profile ? await profileLoad(ctx, small) : null;
   const [decode, pipe, parquet, parquetSmall, delta] = m;
   const ratios = loaderRatios({ decode, pipe, parquet, parquetSmall, delta });
