@@ -4,9 +4,10 @@
  * files are refused with DELETION_VECTOR_INVALID; Z85, CRC-32 and every Roaring container kind
  * (array, bitmap, run) decode per the specs, using bitmaps built here byte by byte.
  */
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as zlib from 'node:zlib';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
@@ -166,6 +167,12 @@ describe('Z85', () => {
     expect(deletionVectorLocation(store, '/lake/t', noPrefix, 't')).toBe('/lake/t/deletion_vector_899cef78-06b3-4c14-b024-03860e62cd40.bin');
   });
 
+  it('a prefix that would leave the table root is refused', () => {
+    const dv: DeletionVectorDescriptor = { storageType: 'u', pathOrInlineDv: `../${UUID_Z85}`, offset: 1, sizeInBytes: 36, cardinality: 2 };
+    expect(() => deletionVectorLocation(store, '/lake/t', dv, 't')).toThrow(/leaves the table root/);
+    expect(() => deletionVectorLocation(store, '/lake/t', { ...dv, pathOrInlineDv: 'short' }, 't')).toThrow(/20-character/);
+  });
+
   it('refuses text that is not Z85', () => {
     expect(() => z85Decode('Hello')).not.toThrow();
     expect(() => z85Decode('Hell')).toThrow(RangeError);
@@ -288,6 +295,21 @@ describe('corrupt and missing DV files are refused', () => {
     const dir = freshDir();
     copyFileSync(path.join(source, 'deletion_vector_899cef78-06b3-4c14-b024-03860e62cd40.bin'), path.join(dir, 'deletion_vector_899cef78-06b3-4c14-b024-03860e62cd40.bin'));
     expect(members(await readDeletionVector(store, dir, dv, dir), 10)).toEqual([0, 1]);
+  });
+
+  it("storageType 'p': an absolute file: URI, percent-decoded once, or a plain absolute path", async () => {
+    const dir = path.join(freshDir(), 'dv dir %41');
+    mkdirSync(dir);
+    const file = path.join(dir, 'deletion_vector_custom.bin');
+    copyFileSync(path.join(source, 'deletion_vector_899cef78-06b3-4c14-b024-03860e62cd40.bin'), file);
+    const uri = pathToFileURL(file).href;
+    expect(uri).toContain('dv%20dir%20%2541');
+    const abs: DeletionVectorDescriptor = { ...dv, storageType: 'p', pathOrInlineDv: uri };
+    expect(deletionVectorLocation(store, '/elsewhere', abs, 't')).toBe(file);
+    expect(members(await readDeletionVector(store, '/elsewhere', abs, 't'), 10)).toEqual([0, 1]);
+    const missing = { ...abs, pathOrInlineDv: pathToFileURL(path.join(dir, 'gone.bin')).href };
+    await expectInvalid(readDeletionVector(store, '/elsewhere', missing, 'my-table'), 'my-table', path.join(dir, 'gone.bin'), 'does not exist');
+    await expectInvalid(readDeletionVector(store, '/elsewhere', { ...abs, pathOrInlineDv: 's3://bucket/dv.bin' }, 'my-table'), 'S3');
   });
 
   it('a flipped bitmap byte fails the CRC-32 check, naming table and file', async () => {

@@ -58,10 +58,10 @@ export function deletionVectorLocation(store: ObjectStore, tableRoot: string, dv
   } catch (err) {
     throw invalid(tableUri, JSON.stringify(text), `the UUID is not valid Z85 (${(err as Error).message})`);
   }
-  const prefix = text.slice(0, -20);
-  if (prefix.includes('/') || prefix === '.' || prefix === '..') throw invalid(tableUri, JSON.stringify(text), 'the random prefix must be a plain directory name');
-  const name = `deletion_vector_${uuid}.bin`;
-  return prefix === '' ? store.join(root, name) : store.join(root, prefix, name);
+  // Writers use a few random alphanumeric characters; anything that could leave the table root is refused.
+  const prefix = text.slice(0, -20).split('/').filter((s) => s !== '');
+  if (prefix.some((s) => s === '.' || s === '..')) throw invalid(tableUri, JSON.stringify(text), 'the random prefix leaves the table root');
+  return store.join(root, ...prefix, `deletion_vector_${uuid}.bin`);
 }
 
 function checkDescriptor(dv: DeletionVectorDescriptor, tableUri: string, where: string): void {
