@@ -402,23 +402,45 @@ describe('objectStoreFor', () => {
   });
 
   it('works through the interface: a store from objectStoreFor reads from the test server', async () => {
-    const store: ObjectStore = objectStoreFor(`s3://${BUCKET}/blob.bin`, { region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true });
-    expect((await store.head(`s3://${BUCKET}/blob.bin`))?.size).toBe(10_000);
+    await s3.putObject(BUCKET, 'via-interface.txt', 'hello');
+    const store: ObjectStore = objectStoreFor(`s3://${BUCKET}/via-interface.txt`, { region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true });
+    expect(Buffer.from(await store.read(`s3://${BUCKET}/via-interface.txt`, 1)).toString()).toBe('ello');
+  });
+});
+
+describe('no credentials anywhere', () => {
+  it('is SOURCE_ACCESS_DENIED saying so, without trying the network beyond 127.0.0.1', () => {
+    const script = `
+      import { S3ObjectStore } from ${JSON.stringify(path.join(repo, 'dist/sources/s3-store.js'))};
+      const store = new S3ObjectStore({ endpoint: ${JSON.stringify(s3.endpoint)}, forcePathStyle: true, policy: { maxAttempts: 3 } });
+      try { await store.head('s3://${BUCKET}/blob.bin'); console.log('no error'); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
+      store.close();`;
+    const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: mkdtempSync(path.join(os.tmpdir(), 'malt-nohome-')) };
+    // No env keys, no profiles, and no instance metadata lookups (they would leave 127.0.0.1).
+    Object.assign(env, { AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/nonexistent/config', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials' });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { code: string; message: string };
+    expect(out.code).toBe('SOURCE_ACCESS_DENIED');
+    expect(out.message).toContain('no AWS credentials found');
+    expect(out.message).not.toContain('gave up');
   });
 });
 
 describe('the AWS SDK Node version warning', () => {
-  it('does not print on Node 20 when malt creates a store', () => {
+  it('does not print on Node 20 when malt creates a store', async () => {
+    await s3.putObject(BUCKET, 'warn.txt', 'ten bytes!');
     const script = `
       import { S3ObjectStore } from ${JSON.stringify(path.join(repo, 'dist/sources/s3-store.js'))};
       const store = new S3ObjectStore({ endpoint: ${JSON.stringify(s3.endpoint)}, forcePathStyle: true });
-      console.log(JSON.stringify(await store.head('s3://${BUCKET}/blob.bin')));
+      console.log(JSON.stringify(await store.head('s3://${BUCKET}/warn.txt')));
       store.close();`;
     const env = { ...process.env };
     delete env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'];
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' });
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout).size).toBe(10_000);
+    expect(JSON.parse(r.stdout).size).toBe(10);
     expect(r.stderr).not.toContain('NodeVersionSupportWarning');
   });
 });

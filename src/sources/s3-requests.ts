@@ -65,7 +65,7 @@ export async function sendWithRetries<T>(
   gate: RequestGate,
   policy: RequestPolicy,
   what: string,
-  secrets: () => Promise<readonly string[]>,
+  secrets: (failure: unknown) => Promise<readonly string[]>,
   attempt: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   for (let n = 1; ; n++) {
@@ -82,7 +82,7 @@ export async function sendWithRetries<T>(
       clearTimeout(timer);
       gate.release();
     }
-    const f = classifyS3Error(failure, await secrets(), timedOut ? policy.timeoutMs : null);
+    const f = classifyS3Error(failure, await secrets(failure), timedOut ? policy.timeoutMs : null);
     if (!f.retryable || n >= policy.maxAttempts) {
       const tries = n > 1 ? ` (gave up after ${n} attempts)` : '';
       throw new MaltError(f.code, `${what}: ${f.reason}${tries}`);

@@ -174,12 +174,14 @@ export class S3ObjectStore implements ObjectStore {
 
   private send<T>(what: string, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const where = this.endpoint !== null ? `${what} (endpoint ${displayEndpoint(this.endpoint)})` : what;
-    return sendWithRetries(this.gate, this.policy, where, () => this.secrets(), attempt);
+    return sendWithRetries(this.gate, this.policy, where, (failure) => this.secrets(failure), attempt);
   }
 
   /** The resolved credentials, so no error message can carry them (see s3-errors.ts). */
-  private async secrets(): Promise<string[]> {
+  private async secrets(failure: unknown): Promise<string[]> {
     const env = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'].map((k) => process.env[k] ?? '');
+    // When resolving credentials is what failed, asking again would only repeat the slow chain.
+    if ((failure as { name?: string } | null)?.name === 'CredentialsProviderError') return env.filter((s) => s !== '');
     try {
       const id = await this.client.config.credentials();
       return [...env, id.accessKeyId, id.secretAccessKey, id.sessionToken ?? ''].filter((s) => s !== '');
