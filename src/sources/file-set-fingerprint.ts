@@ -27,7 +27,7 @@ export interface FileSetIdentity {
  * are hashed sorted by location (byte order), so two listings of the same set agree.
  */
 export function fingerprintFileSet(identity: FileSetIdentity, files: readonly ObjectInfo[]): string {
-  const sorted = [...files].sort((a, b) => Buffer.compare(Buffer.from(a.location), Buffer.from(b.location)));
+  const sorted = files.map((f) => ({ f, key: Buffer.from(f.location) })).sort((a, b) => Buffer.compare(a.key, b.key)).map(({ f }) => f);
   const h = createHash('sha256');
   // JSON keeps field boundaries unambiguous whatever characters a location holds.
   h.update(JSON.stringify([LAYOUT, identity.scheme, identity.uri, sortedKeys(identity.options)]));

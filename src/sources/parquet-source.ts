@@ -165,6 +165,14 @@ function notReady(uri: string, dir: string): MaltError {
   return new MaltError('SOURCE_NOT_READY', `source ${uri}: ${dir} has no ${SUCCESS_MARKER} marker yet (source.require_success_marker is set), so its writer may not have finished; the load waits for it`);
 }
 
+/** Sorted by location bytes (S3's order; also the load order, so "last row wins" is stable). */
+function inByteOrder(candidates: readonly Candidate[]): Candidate[] {
+  return candidates
+    .map((c) => ({ c, key: Buffer.from(c.info.location) }))
+    .sort((a, b) => Buffer.compare(a.key, b.key))
+    .map(({ c }) => c);
+}
+
 /** The files to load and the folders whose marker counts, per the partition option. */
 function select(uri: string, candidates: readonly Candidate[], layout: PartitionLayout, options: ParquetSourceOptions): { chosen: number[]; markerFolders: string[] } {
   if (options.partition === 'all') return { chosen: candidates.map((_, i) => i), markerFolders: [''] };
@@ -187,7 +195,7 @@ export async function resolveParquetSnapshot(store: ObjectStore, uri: string, op
   if (target.kind === 'file') await refuseInsideDelta(store, uri, target.file.location, false);
   const listing = await listTarget(store, uri, target);
   if (listing.candidates.length === 0) throw noFiles(uri, target, listing);
-  const candidates = [...listing.candidates].sort((a, b) => Buffer.compare(Buffer.from(a.info.location), Buffer.from(b.info.location)));
+  const candidates = inByteOrder(listing.candidates);
   const layout = partitionLayout(uri, candidates.map((c) => ({ location: c.info.location, dirs: c.dirs })));
   const { chosen, markerFolders } = select(uri, candidates, layout, options);
   if (options.requireSuccessMarker) await requireMarkers(store, uri, target, listing, markerFolders);
