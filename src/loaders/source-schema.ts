@@ -68,8 +68,9 @@ function planDelta(dataset: DatasetConfig, snapshot: SourceSnapshot, schema: rea
     return c;
   };
   const keyInfo = deltaTypeInfo(column(dataset.key, 'key column'));
+  // Decimal keys are served as their exact canonical text ("12.50"), like decimal values.
   if (!keyInfo.integer && keyInfo.type !== 'string') {
-    throw mismatch(`key column "${dataset.key}" of ${table} is ${keyInfo.description}; a key must be a string or integer column`);
+    throw mismatch(`key column "${dataset.key}" of ${table} is ${keyInfo.description}; a key must be a string, integer or decimal column`);
   }
   const wanted: Wanted[] = [{ name: dataset.key, type: 'key' }];
   let columns: ColumnSpec[] = [];
@@ -94,7 +95,8 @@ function planDelta(dataset: DatasetConfig, snapshot: SourceSnapshot, schema: rea
       if (info.type === null) skipped.push(`${c.name} (${info.description})`);
       else columns.push({ name: c.name, type: info.type });
     }
-    if (columns.length === 0) throw mismatch(`${table} has no servable columns besides the key "${dataset.key}"`);
+    // A table of keys only (or keys and unservable columns) serves membership: `found` says
+    // whether the entity has a row.
   }
   wanted.push(...columns);
   const partitions = new Set(snapshot.partitionColumns);

@@ -27,6 +27,7 @@ export function convertKey(raw: unknown): { id: string } | { reason: string } {
   let id: string;
   if (typeof raw === 'string') id = raw;
   else if (typeof raw === 'bigint' || (typeof raw === 'number' && Number.isInteger(raw))) id = String(raw);
+  else if (raw instanceof DecimalValue) id = raw.toText();
   else return { reason: 'unconvertible_key' };
   if (id.length === 0) return { reason: 'empty_key' };
   return entityIdProblem(id) === null ? { id } : { reason: 'invalid_key' };
