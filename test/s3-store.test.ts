@@ -220,6 +220,20 @@ describe('hyparquet over open()', () => {
     expect(fetched).toBeLessThan(size / 5);
   });
 
+  it('an object overwritten between two slices fails instead of mixing versions', async () => {
+    const store = storeOn(s3.endpoint);
+    const loc = `s3://${BUCKET}/rewritten.bin`;
+    await s3.putObject(BUCKET, 'rewritten.bin', 'version one, first write');
+    const file = await store.open(loc, 24);
+    expect(Buffer.from(await file.slice(0, 7)).toString()).toBe('version');
+    await s3.putObject(BUCKET, 'rewritten.bin', 'VERSION TWO, other bytes');
+    const err = await caught(Promise.resolve(file.slice(8, 11)));
+    expect(err.code).toBe('SOURCE_UNREADABLE');
+    expect(err.message).toContain('changed while being read');
+    const fresh = await store.open(loc);
+    expect(Buffer.from(await fresh.slice(8, 11)).toString()).toBe('TWO');
+  });
+
   it('open(location, size) skips the HEAD', async () => {
     const store = storeOn(s3.endpoint);
     await s3.clearRequests();

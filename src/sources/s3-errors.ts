@@ -73,6 +73,9 @@ export function classifyS3Error(err: unknown, secrets: readonly string[], timedO
   if (MISSING.has(name) || status === 404) {
     return { retryable: false, code: 'SOURCE_NOT_FOUND', reason: name === 'NoSuchBucket' ? 'the bucket does not exist' : 'no such object' };
   }
+  if (name === 'PreconditionFailed' || status === 412) {
+    return { retryable: false, code: 'SOURCE_UNREADABLE', reason: 'the object changed while being read (its ETag no longer matches); the next load will see the new version' };
+  }
   if (DENIED.has(name) || status === 403 || status === 401) {
     return { retryable: false, code: 'SOURCE_ACCESS_DENIED', reason: `access denied: ${name}${http}${serverText(e, secrets)} (malt needs s3:ListBucket and s3:GetObject)` };
   }

@@ -130,32 +130,22 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async read(location: string, start?: number, end?: number): Promise<Uint8Array> {
-    const { bucket, key } = parseS3Uri(location);
-    const from = start ?? 0;
-    if (end !== undefined && end <= from) return new Uint8Array(0);
-    // HTTP ranges are inclusive; [from, end) is bytes=from-(end-1).
-    const range = start === undefined && end === undefined ? undefined : `bytes=${from}-${end === undefined ? '' : end - 1}`;
-    const bytes = await this.send(`GET ${location}${range !== undefined ? ` ${range}` : ''}`, async (abortSignal) => {
-      try {
-        const r = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(range !== undefined ? { Range: range } : {}) }), { abortSignal });
-        return r.Body === undefined ? new Uint8Array(0) : await r.Body.transformToByteArray();
-      } catch (err) {
-        // A range starting at or past the end: the same short read as on local disk.
-        if ((err as { name?: string }).name === 'InvalidRange') return new Uint8Array(0);
-        throw err;
-      }
-    });
-    // A server that ignores Range answers 200 with the whole object: keep only what was asked.
-    const want = end === undefined ? undefined : end - from;
-    return want !== undefined && bytes.length > want ? bytes.subarray(0, want) : bytes;
+    return (await this.readVersion(location, start, end, null)).bytes;
   }
 
+  /**
+   * An AsyncBuffer of ranged GETs. Every slice after the first is pinned (If-Match) to the ETag
+   * the first one saw (or the HEAD's), so an object overwritten mid-read fails with
+   * SOURCE_UNREADABLE instead of mixing bytes of two versions.
+   */
   async open(location: string, size?: number): Promise<AsyncBuffer> {
     let byteLength = size;
+    let pinned: string | null = null;
     if (byteLength === undefined) {
       const info = await this.head(location);
       if (info === null) throw new MaltError('SOURCE_NOT_FOUND', `${location} does not exist`);
       byteLength = info.size;
+      pinned = info.etag;
     }
     const length = byteLength;
     return {
@@ -163,9 +153,37 @@ export class S3ObjectStore implements ObjectStore {
       slice: async (start: number, end: number = length): Promise<ArrayBuffer> => {
         const s = start < 0 ? Math.max(0, length + start) : Math.min(start, length);
         const e = end < 0 ? Math.max(0, length + end) : Math.min(end, length);
-        return toArrayBuffer(await this.read(location, s, Math.max(s, e)));
+        const got = await this.readVersion(location, s, Math.max(s, e), pinned);
+        pinned ??= got.etag;
+        return toArrayBuffer(got.bytes);
       },
     };
+  }
+
+  private async readVersion(location: string, start: number | undefined, end: number | undefined, ifMatch: string | null): Promise<{ bytes: Uint8Array; etag: string | null }> {
+    const { bucket, key } = parseS3Uri(location);
+    const from = start ?? 0;
+    if (end !== undefined && end <= from) return { bytes: new Uint8Array(0), etag: null };
+    // HTTP ranges are inclusive; [from, end) is bytes=from-(end-1).
+    const range = start === undefined && end === undefined ? undefined : `bytes=${from}-${end === undefined ? '' : end - 1}`;
+    const got = await this.send(`GET ${location}${range !== undefined ? ` ${range}` : ''}`, async (abortSignal) => {
+      try {
+        const r = await this.client.send(new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ...(range !== undefined ? { Range: range } : {}),
+          ...(ifMatch !== null ? { IfMatch: `"${ifMatch}"` } : {}),
+        }), { abortSignal });
+        return { bytes: r.Body === undefined ? new Uint8Array(0) : await r.Body.transformToByteArray(), etag: etagOf(r.ETag) };
+      } catch (err) {
+        // A range starting at or past the end: the same short read as on local disk.
+        if ((err as { name?: string }).name === 'InvalidRange') return { bytes: new Uint8Array(0), etag: null };
+        throw err;
+      }
+    });
+    // A server that ignores Range answers 200 with the whole object: keep only what was asked.
+    const want = end === undefined ? undefined : end - from;
+    return want !== undefined && got.bytes.length > want ? { bytes: got.bytes.subarray(0, want), etag: got.etag } : got;
   }
 
   join(base: string, ...parts: string[]): string {
