@@ -4,7 +4,7 @@
  * fencing of a stalled loader.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -27,6 +27,15 @@ afterAll(() => {
 
 const row = (id: string, ltv: number): PlayerRow => ({ id, ltv, level: 1, country: 'US', is_payer: true, last_login: null, tags: null });
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Writes the table aside and renames it in, so a concurrent poll never reads half a file. */
+function replacePlayers(file: string, rows: readonly PlayerRow[]): void {
+  const staging = path.join(path.dirname(path.dirname(file)), 'staging');
+  mkdirSync(staging, { recursive: true });
+  const tmp = path.join(staging, path.basename(file));
+  writePlayers(tmp, rows);
+  renameSync(tmp, file);
+}
 
 function captureLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
@@ -119,12 +128,12 @@ describe('sync loop (in process, real Redis and files)', () => {
       const store = new SnapshotStore(redis, new KeyLayout(config.redis.keyPrefix));
       expect(await store.currentVersionId('sync_bad')).toBe(1);
       // Fix the source: the next retry publishes it and the loop returns to the interval.
+      replacePlayers(path.join(lake, 'a.parquet'), [row('a', 2), row('b', 3)]);
       rmSync(path.join(lake, 'b.parquet'));
-      writePlayers(path.join(lake, 'a.parquet'), [row('a', 2), row('b', 3)]);
       const published = await polls.next((o) => o.kind === 'published');
       expect(published.kind === 'published' && published.report.version).toBe(2);
       expect(polls.seen.at(-1)?.next).toBe(2000);
-      expect(logger.lines.some((l) => /sync_bad: published version 2 \(was 1\) \(recovered after \d+ failed polls\)/.test(l))).toBe(true);
+      expect(logger.lines.some((l) => /sync_bad: published version 2 \(was 1\) \(recovered after \d+ failed polls?\)/.test(l))).toBe(true);
       // Capped at the interval: a later failure streak never waits longer than 2 s.
       expect(Math.max(...polls.seen.map((s) => s.next ?? 0))).toBeLessThanOrEqual(2000);
     } finally {
@@ -218,7 +227,7 @@ describe('malt sync (spawned)', () => {
     const p = spawnSync(['-c', file], { REDIS_URL: redisUrl(), MALT_KEY_PREFIX: prefix });
     try {
       expect(await waitFor(() => store.currentVersionId('sp'), (v) => v === 1, 15_000), p.stderr()).toBe(1);
-      writePlayers(path.join(lake, 'p.parquet'), [row('a', 5), row('b', 6)]);
+      replacePlayers(path.join(lake, 'p.parquet'), [row('a', 5), row('b', 6)]);
       const changed = Date.now();
       expect(await waitFor(() => store.currentVersionId('sp'), (v) => v === 2, 5000), p.stderr()).toBe(2);
       expect(Date.now() - changed).toBeLessThan(2500);
@@ -261,8 +270,11 @@ describe('malt sync (spawned)', () => {
       expect(published.filter((v) => v.state === 'published').map((v) => v.id)).toEqual([1]);
       await delay(2500); // both poll again: unchanged
       expect((await store.listVersions('two')).map((v) => [v.id, v.state])).toEqual([[1, 'published']]);
-      // A change: again exactly one of them loads it.
-      writeSampleLake({ dir, players: 40_000, files: 1 });
+      // A change (written aside, then renamed in: a reader never sees half a file): again exactly one of them loads it.
+      const next = path.join(dir, 'next');
+      writeSampleLake({ dir: next, players: 40_000, files: 1 });
+      const [part] = readdirSync(path.join(next, 'player_features')).filter((f) => f.endsWith('.parquet'));
+      renameSync(path.join(next, 'player_features', part!), path.join(dir, 'player_features', part!));
       await waitFor(async () => {
         const vs = await store.listVersions('two');
         maxLoading = Math.max(maxLoading, vs.filter((v) => v.state === 'loading').length);

@@ -76,7 +76,7 @@ async function poll(ctx: LoopContext, dataset: DatasetConfig, failures: number):
 /** One log line per outcome that an operator needs; an unchanged source is logged only when that is news. */
 function logOutcome(logger: Logger, o: PollOutcome, previous: PollOutcome | null, nextInMs: number | null): void {
   const next = nextInMs === null ? '' : `; next poll in ${seconds(nextInMs)}`;
-  const recovered = previous?.kind === 'failed' ? ` (recovered after ${previous.failures} failed polls)` : '';
+  const recovered = previous?.kind === 'failed' ? ` (recovered after ${previous.failures} failed poll${previous.failures === 1 ? '' : 's'})` : '';
   switch (o.kind) {
     case 'published': {
       const r = o.report;
