@@ -261,6 +261,9 @@ describe('time travel', () => {
     expect([future.code, future.message.includes('version 14 does not exist (latest is 13')]).toEqual(['DELTA_LOG_INVALID', true]);
     expect((await refusal(resolveDeltaSnapshot(store, table(deletes), { version: 1, asOf: '2023-08-07T00:00:00Z' }))).code).toBe('CONFIG_INVALID');
     expect((await refusal(resolveDeltaSnapshot(store, table(deletes), { asOf: 'yesterday' }))).code).toBe('CONFIG_INVALID');
+    // Zone-less would mean "the server's local time": refused rather than guessed.
+    expect((await refusal(resolveDeltaSnapshot(store, table(deletes), { asOf: '2023-08-07T16:45:40' }))).code).toBe('CONFIG_INVALID');
+    expect((await resolveDeltaSnapshot(store, table(deletes), { asOf: '2023-08-07T18:45:40.500+02:00' })).version).toBe(10); // = ts[10] exactly
     expect((await refusal(resolveDeltaSnapshot(store, table(deletes), { version: -1 }))).code).toBe('CONFIG_INVALID');
   });
 });

@@ -58,6 +58,8 @@ export interface DeltaTarget {
   readonly asOf?: string | null;
 }
 
+const RFC3339_INSTANT = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
 async function fullListing(store: ObjectStore, root: string, tableUri: string): Promise<LogListing> {
   const listing = await listLog(store, store.join(root, '_delta_log'));
   if (listing.entries === 0) throw logInvalid(tableUri, 'not a Delta table (no _delta_log folder, or it is empty)');
@@ -101,8 +103,9 @@ async function versionTimestamp(store: ObjectStore, listing: LogListing, version
  * search reads O(log n) commit files instead of all of them.
  */
 async function versionAsOf(store: ObjectStore, listing: LogListing, asOf: string, tableUri: string): Promise<number> {
-  const asOfMs = Date.parse(asOf);
-  if (Number.isNaN(asOfMs)) throw new MaltError('CONFIG_INVALID', `Delta table ${tableUri}: as_of ${JSON.stringify(asOf)} is not an RFC 3339 time`);
+  // An explicit zone is required: Date.parse would read a zone-less time in the process's local zone.
+  const asOfMs = RFC3339_INSTANT.test(asOf) ? Date.parse(asOf) : NaN;
+  if (Number.isNaN(asOfMs)) throw new MaltError('CONFIG_INVALID', `Delta table ${tableUri}: as_of ${JSON.stringify(asOf)} is not an RFC 3339 time with a zone (e.g. 2026-01-31T12:00:00Z)`);
   const earliest = earliestVersion(listing);
   const latest = latestVersion(listing);
   if (earliest === null || latest === null) throw logInvalid(tableUri, 'the _delta_log has no commit or complete checkpoint');
