@@ -1,5 +1,6 @@
-import { mkdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeParquet } from '../src/sample/write-parquet.js';
 import { partitionValueOrder, unescapePathName } from '../src/sources/hive-partitions.js';
@@ -27,6 +28,22 @@ class CountingStore implements ObjectStore {
 }
 
 const local = new LocalObjectStore();
+const SPARK_TABLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'testdata', 'delta-spark');
+
+/** A Spark-written table's files without its _delta_log, copied to a temp dir: plain Hive Parquet as Spark lays it out. */
+function sparkFilesWithoutLog(table: string): string {
+  const to = tmpDir();
+  const copy = (from: string, dest: string): void => {
+    mkdirSync(dest, { recursive: true });
+    for (const e of readdirSync(from, { withFileTypes: true })) {
+      if (e.name === '_delta_log') continue;
+      if (e.isDirectory()) copy(path.join(from, e.name), path.join(dest, e.name));
+      else copyFileSync(path.join(from, e.name), path.join(dest, e.name));
+    }
+  };
+  copy(path.join(SPARK_TABLES, table), to);
+  return to;
+}
 
 function players(file: string, ids: readonly string[] = ['p1', 'p2']): void {
   writeParquet(file, [{ name: 'player_id', type: 'string', data: ids }, { name: 'ltv', type: 'double', data: ids.map((_, i) => i) }]);
@@ -85,6 +102,7 @@ describe('resolveParquetSnapshot: what a uri names', () => {
     players(path.join(dir, '_temporary', 'attempt', 'part-9.parquet'));
     players(path.join(dir, '.hidden', 'part-8.parquet'));
     players(path.join(dir, 'b', '_partial.parquet'));
+    touch(path.join(dir, 'b', 'part-2.parquet._COPYING_'), 'half');
     const s = await resolve(dir);
     expect(rel(dir, s)).toEqual(['a/part-0.parquet', 'b/part-1.parquet', 'top.parquet']);
     expect(s.partitionColumns).toEqual([]);
@@ -187,6 +205,37 @@ describe('Hive partitions', () => {
     const err = await refusal(resolve(dir));
     expect(err.code).toBe('SOURCE_LAYOUT_INVALID');
     expect(err.message).toContain(dir);
+  });
+});
+
+describe('Spark-written folders (shared testdata, without their _delta_log)', () => {
+  it('the Delta tables themselves are refused as loose Parquet', async () => {
+    const err = await refusal(resolve(path.join(SPARK_TABLES, 'data-reader-escaped-chars')));
+    expect(err.code).toBe('SOURCE_UNREADABLE');
+    expect(err.message).toContain('format: delta');
+  });
+
+  it('data-reader-escaped-chars: a `_2=` partition folder is a level, its Hive escapes undone once', async () => {
+    const s = await resolve(sparkFilesWithoutLog('data-reader-escaped-chars'));
+    expect(s.partitionColumns).toEqual(['_2']);
+    expect(s.files.map((f) => f.partitionValues)).toEqual([{ _2: 'bar+%21' }, { _2: 'bar+%22' }, { _2: 'bar+%23' }]);
+    expect(s.files.every((f) => f.location.endsWith('.c000.snappy.parquet'))).toBe(true);
+  });
+
+  it('data-reader-partition-values: twelve levels, the default partition as null, the string "null" kept', async () => {
+    const s = await resolve(sparkFilesWithoutLog('data-reader-partition-values'));
+    expect(s.partitionColumns).toEqual(['as_int', 'as_long', 'as_byte', 'as_short', 'as_boolean', 'as_float', 'as_double', 'as_string', 'as_string_lit_null', 'as_date', 'as_timestamp', 'as_big_decimal']);
+    expect(s.files).toHaveLength(3);
+    const byInt = Object.fromEntries(s.files.map((f) => [String(f.partitionValues['as_int']), f.partitionValues]));
+    expect(Object.values(byInt['null']!).every((v) => v === null)).toBe(true);
+    expect(byInt['1']).toMatchObject({ as_boolean: 'false', as_string_lit_null: 'null', as_timestamp: '2021-09-08 11:11:11', as_big_decimal: '1' });
+    expect((await resolve(sparkFilesWithoutLog('data-reader-partition-values'), LATEST)).files.map((f) => f.partitionValues['as_int'])).toEqual(['1']);
+  });
+
+  it('kernel-timestamp-partition-col-ISO8601: escaped date-time folders, latest picks the newest', async () => {
+    const dir = sparkFilesWithoutLog('kernel-timestamp-partition-col-ISO8601');
+    expect((await resolve(dir)).files.map((f) => f.partitionValues['ts'])).toEqual(['2024-01-01 10:00:00', '2024-01-02 12:30:00']);
+    expect((await resolve(dir, LATEST)).files.map((f) => f.partitionValues['ts'])).toEqual(['2024-01-02 12:30:00']);
   });
 });
 

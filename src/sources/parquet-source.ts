@@ -6,7 +6,8 @@
  * - uri: one file (any name), a folder (every `*.parquet` below it, recursively), or a glob (the
  *   uri holds `*`, `?` or `[`; matched with picomatch against the path below its static prefix).
  * - Below the root, files and folders whose name starts with `_` or `.` are never data: Spark's
- *   `_SUCCESS`, `_temporary/`, `.part-0.parquet.crc`, `_delta_log/`.
+ *   `_SUCCESS`, `_temporary/`, `.part-0.parquet.crc`, `_delta_log/` (but a `_k=v` folder is a
+ *   partition level, as in Spark).
  * - `k=v` folders are partition levels (hive-partitions.ts); `latest` keeps the greatest value of
  *   the first level; `requireSuccessMarker` wants `_SUCCESS` in the root (or the chosen folder).
  * - A folder that is (inside) a Delta table is refused: its loose files include removed ones.
@@ -50,8 +51,14 @@ interface Listing {
   readonly seen: number;
 }
 
-function isHidden(name: string): boolean {
-  return name.startsWith('_') || name.startsWith('.');
+/**
+ * Not data: names starting with `.`, or with `_` unless a folder named `_k=v` (a partition
+ * column whose name starts with `_`; Spark keeps those too), and files Hadoop is still copying.
+ */
+function isHidden(name: string, isFolder: boolean): boolean {
+  if (name.startsWith('.')) return true;
+  if (name.startsWith('_')) return !(isFolder && name.includes('='));
+  return !isFolder && name.endsWith('._COPYING_');
 }
 
 /** Absolute local path, or the s3:// URI without trailing slashes; refuses other schemes. */
@@ -115,7 +122,7 @@ async function listBelow(store: ObjectStore, uri: string, root: string, keep: (r
     seen++;
     const relative = info.location.slice(prefix.length);
     const segments = relative.split('/');
-    const hidden = segments.findIndex(isHidden);
+    const hidden = segments.findIndex((segment, i) => isHidden(segment, i < segments.length - 1));
     const name = segments[segments.length - 1] as string;
     if (hidden >= 0) {
       if (segments[hidden] === '_delta_log' && hidden < segments.length - 1) {
