@@ -9,7 +9,7 @@ import { parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { MaltError } from '../../errors.js';
 import type { ObjectStore } from '../object-store.js';
-import { type DeltaAction, normalizeAction } from './actions.js';
+import { type DeltaAction, normalizeAction, type SidecarAction } from './actions.js';
 import { readJsonActions } from './commit-reader.js';
 import { logInvalid } from './delta-errors.js';
 import type { Checkpoint } from './log-files.js';
@@ -50,25 +50,17 @@ async function readParquetActions(store: ObjectStore, location: string, size: nu
  * here; a sidecar that is missing makes the checkpoint unusable (DELTA_LOG_INVALID).
  */
 export async function readCheckpointActions(store: ObjectStore, tableUri: string, logDir: string, checkpoint: Checkpoint): Promise<DeltaAction[]> {
-  const top: DeltaAction[] = [];
-  for (const file of checkpoint.files) {
-    const actions = checkpoint.format === 'json'
-      ? await readJsonActions(store, file, tableUri)
-      : await readParquetActions(store, file.location, file.size, tableUri);
-    top.push(...actions);
-  }
-  const out: DeltaAction[] = [];
-  for (const action of top) {
-    if (action.type === 'remove') continue; // tombstones (JSON v2 checkpoints carry them too)
-    if (action.type !== 'sidecar') {
-      out.push(action);
-      continue;
-    }
+  // Parts (multi-part) and sidecars are independent files: read them in parallel, kept in order.
+  const parts = await Promise.all(checkpoint.files.map((file) => (checkpoint.format === 'json'
+    ? readJsonActions(store, file, tableUri)
+    : readParquetActions(store, file.location, file.size, tableUri))));
+  const top = parts.flat().filter((a) => a.type !== 'remove'); // tombstones (JSON v2 checkpoints carry them too)
+  const sidecars = await Promise.all(top.filter((a): a is SidecarAction => a.type === 'sidecar').map(async (sidecar) => {
     // Sidecar paths are relative to `_delta_log/_sidecars/` or absolute URIs (PROTOCOL.md "Sidecar File Information").
-    const location = resolveDeltaPath(store, store.join(logDir, '_sidecars'), action.path, tableUri);
+    const location = resolveDeltaPath(store, store.join(logDir, '_sidecars'), sidecar.path, tableUri);
     const info = await store.head(location);
     if (info === null) throw logInvalid(tableUri, `checkpoint ${checkpoint.version} names sidecar ${location}, which does not exist`);
-    out.push(...(await readParquetActions(store, location, info.size, tableUri)).filter((a) => a.type === 'add'));
-  }
-  return out;
+    return (await readParquetActions(store, location, info.size, tableUri)).filter((a) => a.type === 'add');
+  }));
+  return [...top.filter((a) => a.type !== 'sidecar'), ...sidecars.flat()];
 }
