@@ -2,7 +2,7 @@
  * `malt sync [datasets…] [--once]`: keeps datasets in sync with their sources (src/sync/).
  * The first SIGINT/SIGTERM stops scheduling, abandons the load in flight (nothing published,
  * lock released), closes Redis and exits 0; a second one exits 130 at once. With --once each
- * dataset is polled once and the exit code follows `malt load`'s rule.
+ * dataset is polled once and the exit code follows `malt load`'s rule (130 when interrupted).
  */
 import type { Command } from 'commander';
 import { Lifecycle } from '../app/lifecycle.js';
@@ -42,7 +42,7 @@ async function runSync(cfg: MaltConfig, names: readonly string[], once: boolean)
   try {
     const handle = await openRedis(cfg, { log });
     lifecycle.add('redis', () => handle.close());
-    if (stopping) return EXIT.ok;
+    if (stopping) return once ? EXIT.interrupted : EXIT.ok;
     stderrLogger.info(`sync ${once ? 'once' : 'started'}: ${datasets.map(describe).join(', ')}`);
     const run = startSync({ redis: handle.client, config: cfg, datasets, logger: stderrLogger, once });
     lifecycle.add('sync loops', () => run.stop());
@@ -50,7 +50,8 @@ async function runSync(cfg: MaltConfig, names: readonly string[], once: boolean)
     if (outcomes === null || stopping) {
       await stopped;
       stderrLogger.info('sync stopped');
-      return EXIT.ok;
+      // A stop is the normal end of a long-running sync; --once behaves like `malt load`.
+      return once ? EXIT.interrupted : EXIT.ok;
     }
     await lifecycle.close();
     return onceExitCode(outcomes);
