@@ -326,7 +326,7 @@ describe('throttling, timeouts and concurrency', () => {
 
   it('keeps at most maxInFlight requests in flight per store (default 16)', async () => {
     expect(storeOn(s3.endpoint).policy.maxInFlight).toBe(16);
-    const proxy = await startFaultProxy(s3.endpoint, () => null, 40);
+    const proxy = await startFaultProxy(s3.endpoint, () => null, 80);
     try {
       const store = storeOn(proxy.endpoint, { maxInFlight: 4 });
       const parts = await Promise.all(Array.from({ length: 24 }, (_, i) => store.read(`s3://${BUCKET}/blob.bin`, i * 10, i * 10 + 10)));
