@@ -250,6 +250,22 @@ describe('deletion vectors written by Spark and delta-rs', () => {
     expect(sum).toBe(total);
   });
 
+  it('DV descriptors read from checkpoint Parquet (no commits after it) decode too', async () => {
+    for (const [name, version, dvs, total] of [['delta-spark/dv-partitioned-with-checkpoint', 10, 3, 6], ['delta-spark/basic-dv-with-checkpoint', 40, 2, 40]] as const) {
+      const root = path.join(TESTDATA, name);
+      const snap = await resolveDeltaSnapshot(store, root, { version });
+      expect([snap.logSegment.checkpointVersion, snap.logSegment.commitsRead]).toEqual([version, 0]);
+      const descriptors = snap.files.flatMap((f) => (f.deletionVector === null ? [] : [f.deletionVector]));
+      expect(descriptors).toHaveLength(dvs);
+      let sum = 0;
+      for (const dv of descriptors) {
+        expect([typeof dv.offset, typeof dv.cardinality, typeof dv.sizeInBytes]).toEqual(['number', 'number', 'number']);
+        sum += (await readDeletionVector(store, root, dv, root)).cardinality;
+      }
+      expect(sum).toBe(total);
+    }
+  });
+
   it('every DV any commit of basic-dv-with-checkpoint ever wrote decodes (46 DELETEs, one row each)', async () => {
     const root = path.join(TESTDATA, 'delta-spark/basic-dv-with-checkpoint');
     const logDir = path.join(root, '_delta_log');
