@@ -209,6 +209,18 @@ describe('time travel', () => {
     for (const v of [0, 1, 6, 12]) expect((await resolveDeltaSnapshot(store, table('delta/checkpoints'), { version: v })).files).toHaveLength(v);
   });
 
+  it('the latest metaData and protocol win, per version', async () => {
+    const lmp = table('delta-spark/log-replay-latest-metadata-protocol');
+    const [v0, v1, v2] = await Promise.all([0, 1, 2].map((version) => resolveDeltaSnapshot(store, lmp, { version })));
+    expect([v0, v1, v2].map((s) => [s.protocol.minReaderVersion, s.protocol.minWriterVersion, s.schema?.map((c) => c.name)])).toEqual([
+      [1, 2, ['col1']], [1, 2, ['col1', 'col2']], [3, 7, ['col1', 'col2']],
+    ]);
+    const parts = table('delta-spark/time-travel-partition-changes-b');
+    const [p0, p1] = await Promise.all([0, 1].map((version) => resolveDeltaSnapshot(store, parts, { version })));
+    expect([p0.partitionColumns, p1.partitionColumns]).toEqual([['part5'], ['part2']]);
+    for (const f of p1.files) expect(Object.keys(f.partitionValues)).toEqual(['part2']);
+  });
+
   it('DV tables: a version between checkpoints and the checkpoint version itself', async () => {
     const dv = await resolveDeltaSnapshot(store, table('delta-spark/dv-partitioned-with-checkpoint'), { version: 10 });
     // _last_checkpoint of this table says numOfAddFiles 18 at version 10.
@@ -369,6 +381,10 @@ describe('partition values', () => {
     expect(snap.files.map((f) => f.partitionValues['as_int']).sort()).toEqual(['0', '1', null]);
     const physical = snap.schema?.find((c) => c.name === 'as_int')?.physicalName;
     expect(physical).toMatch(/^col-/);
+    // delta-rs: a partition column whose logical name has spaces, keyed by `col-173b…` in the log.
+    const rs = await resolveDeltaSnapshot(store, table('delta/table_with_column_mapping'));
+    expect(rs.schema?.find((c) => c.name === 'Company Very Short')?.physicalName).toBe('col-173b4db9-b5ad-427f-9e75-516aae37fbbb');
+    expect(rs.files.map((f) => f.partitionValues['Company Very Short']).sort()).toEqual(['BME', 'BMS']);
   });
 
   it('"" and null are null for every type; the string "null" is a value only for strings', () => {
