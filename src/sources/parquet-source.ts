@@ -12,6 +12,7 @@
  *   the first level; `requireSuccessMarker` wants `_SUCCESS` in the root (or the chosen folder).
  * - A folder that is (inside) a Delta table is refused: its loose files include removed ones.
  */
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { MaltError } from '../errors.js';
@@ -104,10 +105,31 @@ function deltaTableError(uri: string, tableDir: string): MaltError {
   return new MaltError('SOURCE_UNREADABLE', `source ${uri} is (inside) a Delta Lake table (${tableDir} has a _delta_log): declare it with source.format: delta; read as loose Parquet it would include files that later commits removed`);
 }
 
-/** Refuses when `start` (if asked) or any folder above it has a `_delta_log`. */
-async function refuseInsideDelta(store: ObjectStore, uri: string, start: string, includeStart: boolean): Promise<void> {
-  for (let dir = includeStart ? start : parentOf(store, start); dir !== null; dir = parentOf(store, dir)) {
-    for await (const _entry of store.list(store.join(dir, '_delta_log'))) throw deltaTableError(uri, dir);
+/**
+ * Whether `dir` has a `_delta_log`. On local disk an empty `_delta_log/` folder counts too (a
+ * table being created), which a listing of files cannot show; S3 has no empty folders.
+ */
+async function hasDeltaLog(store: ObjectStore, dir: string): Promise<boolean> {
+  const log = store.join(dir, '_delta_log');
+  if (store.scheme === 'file') {
+    try {
+      return (await stat(log)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+  for await (const _entry of store.list(log)) return true;
+  return false;
+}
+
+/**
+ * Refuses when `start` or any folder above it has a `_delta_log`. `listedStart`: a recursive
+ * listing of `start` follows, which shows its log on S3 without an extra request.
+ */
+async function refuseInsideDelta(store: ObjectStore, uri: string, start: string, listedStart: boolean): Promise<void> {
+  const first = listedStart && store.scheme === 's3' ? parentOf(store, start) : start;
+  for (let dir = first; dir !== null; dir = parentOf(store, dir)) {
+    if (await hasDeltaLog(store, dir)) throw deltaTableError(uri, dir);
   }
 }
 
@@ -141,10 +163,10 @@ async function listTarget(store: ObjectStore, uri: string, target: Target): Prom
     case 'file':
       return { candidates: [{ info: target.file, dirs: [] }], markers: new Set(), seen: 1 };
     case 'folder':
-      await refuseInsideDelta(store, uri, target.root, false);
+      await refuseInsideDelta(store, uri, target.root, true);
       return listBelow(store, uri, target.root, (_rel, name) => name.endsWith('.parquet'), true);
     case 'glob':
-      await refuseInsideDelta(store, uri, target.root, !target.recursive);
+      await refuseInsideDelta(store, uri, target.root, target.recursive);
       return listBelow(store, uri, target.root, target.matches, target.recursive);
   }
 }
@@ -199,7 +221,7 @@ function select(uri: string, candidates: readonly Candidate[], layout: Partition
 export async function resolveParquetSnapshot(store: ObjectStore, uri: string, options: ParquetSourceOptions): Promise<SourceSnapshot> {
   const location = normalize(store, uri);
   const target = await locate(store, uri, location);
-  if (target.kind === 'file') await refuseInsideDelta(store, uri, target.file.location, false);
+  if (target.kind === 'file') await refuseInsideDelta(store, uri, parentOf(store, target.file.location) ?? target.file.location, false);
   const listing = await listTarget(store, uri, target);
   if (listing.candidates.length === 0) throw noFiles(uri, target, listing);
   const candidates = inByteOrder(listing.candidates);
