@@ -14,8 +14,9 @@
  * - "Protocol Evolution", "Table Features", "Reader Version Requirements" — protocol-check.ts;
  * - "Column Mapping" (name and id modes; partitionValues keyed by physical name) and "Schema
  *   Serialization Format" — delta-schema.ts;
- * - "Deletion Vectors" → "Derived Fields" (uniqueId, for replay; decoding lives in
- *   deletion-vector*.ts), "Add File and Remove File" (path as a URI, decoded once) — table-path.ts;
+ * - "Deletion Vectors" → "Derived Fields" (uniqueId, for replay) — actions.ts; "Deletion Vector
+ *   Format" (read by the loader per file) — deletion-vector.ts, z85.ts, crc32.ts, roaring-portable.ts;
+ * - "Add File and Remove File" (path as a URI, decoded once) — table-path.ts;
  * - "Partition Value Serialization" — partition-value.ts;
  * - "In-Commit Timestamps" (commit time used for as-of and source_as_of) — commit-reader.ts.
  * Not implemented (and not needed to list files): change data files, log compaction files
