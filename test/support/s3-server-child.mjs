@@ -4,6 +4,13 @@
 // GET /__requests returns every S3 request seen so far ({method, url, range}); DELETE clears it.
 import { buildApp } from 'fauxqs';
 
+// S3 lists keys in UTF-8 byte order; fauxqs 2.4 sorts them with localeCompare (so `_x` sorts
+// before `0`, `Z` after `a`) while paging by `>`, which skips and repeats keys across pages.
+// This process runs nothing but fauxqs, so make its sort S3's.
+String.prototype.localeCompare = function localeCompare(that) {
+  return Buffer.compare(Buffer.from(String(this)), Buffer.from(String(that)));
+};
+
 const seen = [];
 const app = buildApp({ logger: false });
 app.addHook('onRequest', async (req) => {

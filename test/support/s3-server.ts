@@ -32,8 +32,11 @@ export interface TestS3Server {
   stop(): Promise<void>;
   createBucket(name: string): Promise<void>;
   putObject(bucket: string, key: string, body: string | Uint8Array): Promise<void>;
-  /** Uploads every file below `localDir` to `s3://bucket/prefix/<relative path>`; returns the keys. */
-  uploadDir(localDir: string, bucket: string, prefix: string): Promise<string[]>;
+  /**
+   * Uploads every file below `localDir` (those whose relative path `include` accepts) to
+   * `s3://bucket/prefix/<relative path>`; returns the keys.
+   */
+  uploadDir(localDir: string, bucket: string, prefix: string, include?: (relativePath: string) => boolean): Promise<string[]>;
   /** Every S3 request the server has answered since the last clearRequests(). */
   requests(): Promise<S3Request[]>;
   clearRequests(): Promise<void>;
@@ -97,10 +100,12 @@ export async function startS3Server(): Promise<TestS3Server> {
     async createBucket(name) {
       await client.send(new CreateBucketCommand({ Bucket: name }));
     },
-    async uploadDir(localDir, bucket, prefix) {
+    async uploadDir(localDir, bucket, prefix, include = () => true) {
       const keys: string[] = [];
       for await (const file of walk(localDir)) {
-        const key = [prefix.replace(/\/+$/, ''), ...path.relative(localDir, file).split(path.sep)].filter((s) => s !== '').join('/');
+        const rel = path.relative(localDir, file).split(path.sep);
+        if (!include(rel.join('/'))) continue;
+        const key = [prefix.replace(/\/+$/, ''), ...rel].filter((s) => s !== '').join('/');
         await putObject(bucket, key, await readFile(file));
         keys.push(key);
       }
