@@ -40,13 +40,13 @@ const pct = (x) => (x === null || x === undefined ? '–' : `${Math.round(x * 10
 export function loaderMarkdown(l) {
   // s: the work itself (malt's own load duration, the decode loop's, redis-cli's whole run); process s
   // adds node's start-up and (malt) config parsing. CPU s and peak RSS are the whole process's.
-  const out = ['| measurement | rows | s | rows/s | process s | CPU s | rows/CPU-s | peak RSS MiB | redis-server CPU | other CPU |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const out = ['| measurement | rows | s | rows/s | process s | CPU s | rows/CPU-s | peak RSS MiB | redis-server CPU s | other CPU |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const m of l.measurements) {
     if (m.status !== 'ok') out.push(`| ${m.name} | ${n(m.rows)} | ${m.status}: ${String(m.reason).replace(/\|/g, '/')} | | | | | | | |`);
-    else out.push(`| ${m.name} | ${n(m.rows)} | ${n(m.seconds)} | ${n(m.rowsPerSecond)} | ${n(m.wallSeconds)} | ${n(m.cpuSeconds)} | ${n(m.rowsPerCpuSecond)} | ${n(m.peakRssMiB)} | ${pct(m.redisCpu)} | ${pct(m.otherCpu)} |`);
+    else out.push(`| ${m.name} | ${n(m.rows)} | ${n(m.seconds)} | ${n(m.rowsPerSecond)} | ${n(m.wallSeconds)} | ${n(m.cpuSeconds)} | ${n(m.rowsPerCpuSecond)} | ${n(m.peakRssMiB)} | ${n(m.redisCpuSeconds ?? (m.redisCpu === null ? null : round(m.redisCpu * m.wallSeconds, 2)))} | ${pct(m.otherCpu)} |`);
   }
   const r = l.ratios;
-  out.push('');
+  out.push('', 'other CPU: cores used meanwhile by other processes on the (shared) box; rows/CPU-s is the figure they disturb least.', '');
   if (r.parquet) out.push(`malt (Parquet) ÷ decode alone: **${r.parquet.vsDecodeAlone}×** (per CPU second ${r.parquet.cpuVsDecodeAlone}×); ÷ redis-cli --pipe: **${r.parquet.vsRedisPipe}×**.`);
   if (r.delta) out.push(`malt (Delta) ÷ decode alone: **${r.delta.vsDecodeAlone}×**; ÷ redis-cli --pipe: **${r.delta.vsRedisPipe}×**.`);
   if (r.peakRssGrowth !== null) out.push(`Peak RSS, full table ÷ quarter table: ${r.peakRssGrowth}×.`);

@@ -64,7 +64,8 @@ function measurement(name, rows, out, seconds, extra = {}) {
     // the figure they disturb least.
     name, status: 'ok', rows, seconds: round(seconds, 3), wallSeconds: out.wallSeconds, rowsPerSecond: rate(rows, seconds),
     cpuSeconds: out.cpuSeconds, rowsPerCpuSecond: rate(rows, out.cpuSeconds), peakRssMiB: out.peakRssMiB,
-    redisCpu: out.cpu.redis ?? null, otherCpu: out.cpu.foreign ?? null, ...extra,
+    redisCpu: out.cpu.redis ?? null, redisCpuSeconds: out.cpu.redis === undefined ? null : round(out.cpu.redis * out.wallSeconds, 2),
+    otherCpu: out.cpu.foreign ?? null, ...extra,
   };
 }
 
