@@ -4,12 +4,28 @@
  * carries every failed gate with its numbers, is visible on the failed version over HTTP, and
  * `--force` publishes anyway while recording them. Real loads into a real redis-server.
  */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { KeyLayout } from '../src/keys.js';
 import { writeParquet } from '../src/sample/write-parquet.js';
 import { SnapshotStore } from '../src/store/snapshot-store.js';
-import { appsClosedAfterAll, featuresDataset, load, makeConfig, newRedis, type PlayerRow, serve, tmpDir, uniquePrefix, writePlayers } from './support/fixtures.js';
+import { appsClosedAfterAll, featuresDataset, load, makeConfig, newRedis, type PlayerRow, redisUrl, serve, tmpDir, uniquePrefix, writePlayers } from './support/fixtures.js';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/malt.js');
+
+function malt(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 const apps = appsClosedAfterAll();
 
@@ -159,6 +175,29 @@ describe('quality gates', () => {
     expect(body.versions[0]!.checks.map((g) => [g.check, g.column, g.limit])).toEqual([['min_rows', null, 5], ['max_null_fraction', 'ltv', 0.5]]);
     const res = await apps.at(-1)!.http.inject({ method: 'GET', url: '/v1/entities/p2?datasets=g_force' });
     expect(res.json().datasets[0]).toMatchObject({ version: '2', found: true });
+  });
+
+  it('on the command line: a refusal exits 3 naming each gate, `malt versions` shows them, --force says what it overrode', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'a.parquet');
+    writePlayers(file, players(3, 3));
+    const cfgFile = path.join(dir, 'malt.yaml');
+    writeFileSync(cfgFile, stringify({ datasets: [featuresDataset('g_cli', file, { columns: { ltv: 'double' }, checks: { min_rows: 5, max_null_fraction: 0.5 } })] }));
+    const env = { REDIS_URL: redisUrl(), MALT_KEY_PREFIX: uniquePrefix() };
+    const refused = await malt(['load', '-c', cfgFile], env);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toContain('error CHECK_FAILED');
+    expect(refused.stderr).toContain('refused by 2 checks: 3 rows loaded, fewer than checks.min_rows (5); column "ltv": 3 of 3 values null (100.00%)');
+    const listed = await malt(['versions', 'g_cli', '-c', cfgFile], env);
+    expect(listed.stdout).toMatch(/1\s+failed/);
+    expect(listed.stdout).toContain('failed check min_rows: 3 vs limit 5');
+    expect(listed.stdout).toContain('failed check max_null_fraction (ltv): 1 vs limit 0.5');
+    const forced = await malt(['load', '--force', '-c', cfgFile], env);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout).toContain('published version 2');
+    expect(forced.stdout).toContain('check overridden by --force: min_rows');
+    expect(forced.stdout).toContain('check overridden by --force: max_null_fraction (ltv)');
+    expect((await malt(['versions', 'g_cli', '-c', cfgFile], env)).stdout).toContain('overridden check min_rows: 3 vs limit 5');
   });
 
   it('schema: a served column that disappears or changes type is refused before any row is written, unless allowed', async () => {

@@ -24,6 +24,8 @@ export function summary(r: LoadReport): string {
     `  files ${r.files}, rows read ${r.rowsRead.toLocaleString('en-US')}, entities ${r.rows.toLocaleString('en-US')}, duplicates ${r.duplicates}, rejected ${r.rejected}${reasons ? ` (${reasons})` : ''}`,
     `  ${(r.durationMs / 1000).toFixed(2)} s, ${Math.round(rate).toLocaleString('en-US')} rows/s, fingerprint ${r.fingerprint}${r.reclaimed.length ? `, reclaimed versions ${r.reclaimed.join(', ')}` : ''}`,
     ...(r.skippedColumns.length ? [`  not served (unsupported types): ${r.skippedColumns.join(', ')}`] : []),
+    ...(r.sourceVersion !== null ? [`  source: Delta version ${r.sourceVersion} (${r.sourceAsOf ?? 'commit time unknown'})`] : []),
+    ...r.checks.map((c) => `  check overridden by --force: ${c.check}${c.column ? ` (${c.column})` : ''}: ${c.message}`),
     ...(r.wideRows ? [`  note: ${r.wideRows} rows are over 64 bytes stored; Redis keeps their buckets as hashtables (more memory); see docs/redis-layout.md`] : []),
   ].join('\n');
 }
