@@ -76,6 +76,10 @@ function* containerValues(c: Container): Generator<number> {
 
 /** A 32-bit Roaring bitmap as read from its portable form. */
 export class RoaringBitmap32 {
+  // Readers ask in row order: remember the last 16-bit chunk looked up (null = not in the bitmap).
+  private lastHigh = -1;
+  private lastContainer: Container | null = null;
+
   constructor(
     private readonly keys: Uint16Array,
     private readonly containers: readonly Container[],
@@ -83,9 +87,13 @@ export class RoaringBitmap32 {
   ) {}
 
   has(value: number): boolean {
-    const i = searchU16(this.keys, value >>> 16);
-    if (i < 0 || this.keys[i] !== value >>> 16) return false;
-    return containerHas(this.containers[i] as Container, value & 0xffff);
+    const high = value >>> 16;
+    if (high !== this.lastHigh) {
+      const i = searchU16(this.keys, high);
+      this.lastHigh = high;
+      this.lastContainer = i >= 0 && this.keys[i] === high ? (this.containers[i] as Container) : null;
+    }
+    return this.lastContainer !== null && containerHas(this.lastContainer, value & 0xffff);
   }
 
   *values(): Generator<number> {
