@@ -405,11 +405,7 @@ describe('the snapshot id fingerprints the listing', () => {
   });
 });
 
-/**
- * fauxqs orders ListObjectsV2 by localeCompare, not by bytes as S3 does, and the S3 store refuses
- * listings out of byte order; these names sort the same both ways, and still hold an escaped
- * value, the default partition, markers, a staging folder, a checksum and a non-Parquet file.
- */
+/** A Spark-like table on S3: an escaped value, the default partition, markers, staging, a checksum, junk. */
 const S3_TREE = [
   '_SUCCESS',
   '_temporary/0/part-00009.parquet',
