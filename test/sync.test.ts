@@ -266,7 +266,7 @@ describe('malt sync (spawned)', () => {
         const vs = await store.listVersions('two');
         maxLoading = Math.max(maxLoading, vs.filter((v) => v.state === 'loading').length);
         return vs;
-      }, (vs) => vs.some((v) => v.state === 'published'), 30_000, 10);
+      }, (vs) => vs.some((v) => v.state === 'published'), 60_000, 10);
       expect(published.filter((v) => v.state === 'published').map((v) => v.id)).toEqual([1]);
       await delay(2500); // both poll again: unchanged
       expect((await store.listVersions('two')).map((v) => [v.id, v.state])).toEqual([[1, 'published']]);
@@ -279,7 +279,7 @@ describe('malt sync (spawned)', () => {
         const vs = await store.listVersions('two');
         maxLoading = Math.max(maxLoading, vs.filter((v) => v.state === 'loading').length);
         return vs;
-      }, (vs) => vs.some((v) => v.id === 2 && v.state === 'published'), 30_000, 10);
+      }, (vs) => vs.some((v) => v.id === 2 && v.state === 'published'), 60_000, 10);
       await delay(2500);
       expect((await store.listVersions('two')).map((v) => [v.id, v.state])).toEqual([[2, 'published'], [1, 'published']]);
       expect(maxLoading).toBeLessThanOrEqual(1);
@@ -295,7 +295,7 @@ describe('malt sync (spawned)', () => {
     } finally {
       redis.disconnect();
     }
-  });
+  }, 180_000);
 
   it('SIGTERM mid-load: exit 0, nothing published, the lock released', async () => {
     const dir = tmpDir();
@@ -321,5 +321,5 @@ describe('malt sync (spawned)', () => {
     } finally {
       redis.disconnect();
     }
-  });
+  }, 120_000);
 });
