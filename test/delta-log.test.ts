@@ -403,6 +403,7 @@ describe('partition values', () => {
     expect(parsePartitionValue('timestamp', '2024-01-01T10:00:00.000000Z', 'c')).toEqual({ timestampMicros: micros('2024-01-01T10:00:00Z') });
     expect(parsePartitionValue('timestamp', '2024-01-01T11:30:00+01:30', 'c')).toEqual({ timestampMicros: micros('2024-01-01T10:00:00Z') });
     expect(parsePartitionValue('timestamp_ntz', '2021-11-18 02:30:00.123456', 'c')).toEqual({ timestampMicros: micros('2021-11-18T02:30:00Z') + 123456n });
+    expect(() => parsePartitionValue('timestamp_ntz', '2021-11-18 02:30:00+01:00', 'c')).toThrow(/no time zone/);
     expect(() => parsePartitionValue('timestamp', '2021-02-30 00:00:00', 'c')).toThrow(/no such day|out of range/);
     expect(() => parsePartitionValue('timestamp', '2021-09-08 11:11:11.0000001', 'c')).toThrow(/microseconds/);
     expect(() => parsePartitionValue('timestamp', 'yesterday', 'c')).toThrow(MaltError);

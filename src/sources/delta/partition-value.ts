@@ -66,6 +66,8 @@ function parseTimestamp(raw: string, ctx: string, deltaType: string): bigint {
   if (frac.slice(6) !== '000') throw bad(ctx, deltaType, raw, 'finer than microseconds');
   let offsetMin = 0;
   const zone = m[8];
+  // A wall-clock value has no zone to convert from: an offset would silently shift it.
+  if (deltaType.trim().toLowerCase() === 'timestamp_ntz' && zone !== undefined && zone !== 'Z') throw bad(ctx, deltaType, raw, 'timestamp_ntz has no time zone');
   if (zone !== undefined && zone !== 'Z') {
     const sign = zone.startsWith('-') ? -1 : 1;
     offsetMin = sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
