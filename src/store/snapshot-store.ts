@@ -168,7 +168,8 @@ export class SnapshotStore {
    * - with `includeUnfinished` (only while holding the lock, before a load): versions a killed
    *   load left `loading` or `reclaiming`, whole. Failed (refused) versions only lose their data
    *   keys: their manifest stays (with buckets 0), so `malt versions` and the API still show why
-   *   they were refused, for the newest `keepVersions` of them;
+   *   they were refused, for the newest `keepVersions` − 1 of them (the load about to run may
+   *   add one more);
    * - without it (after a publish, still holding the lock): failed versions older than the
    *   newest published one, so a refusal stays visible until the next successful load.
    * The current version is never deleted (checked atomically by mark-reclaiming.lua). Bucket
