@@ -46,7 +46,7 @@ function goodTable(): string {
   return file;
 }
 
-describe('malt load exit codes', () => {
+describe('malt load exit codes', { timeout: 120_000 }, () => {
   it('0 when published and 0 when skipped as unchanged', async () => {
     const { file, env } = setup([featuresDataset('ok', goodTable())]);
     const first = await malt(['load', '-c', file], env);
@@ -147,7 +147,7 @@ describe('malt load exit codes', () => {
   });
 });
 
-describe('malt sync --once exit codes', () => {
+describe('malt sync --once exit codes', { timeout: 120_000 }, () => {
   it('0 when loaded or unchanged, 3 when refused, 2 for an undeclared dataset', async () => {
     const ok = setup([featuresDataset('once_ok', goodTable())]);
     const refused = setup([featuresDataset('once_bad', goodTable(), { checks: { min_rows: 10 } })]);
