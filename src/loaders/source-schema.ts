@@ -12,7 +12,7 @@ import type { ColumnType } from '../column-types.js';
 import type { DatasetConfig } from '../config.js';
 import { MaltError } from '../errors.js';
 import type { ColumnSpec } from '../model/types.js';
-import type { SourceColumn, SourceSnapshot } from '../sources/source.js';
+import type { DataFile, SourceColumn, SourceSnapshot } from '../sources/source.js';
 import { type DeltaTypeInfo, deltaTypeInfo, deltaTypeServableAs } from './delta-types.js';
 import type { FieldSource, FileProjection } from './file-projection.js';
 import type { OpenParquetFile, ParquetColumnInfo } from './parquet-reader.js';
@@ -100,26 +100,34 @@ function planDelta(dataset: DatasetConfig, snapshot: SourceSnapshot, schema: rea
   }
   wanted.push(...columns);
   const partitions = new Set(snapshot.partitionColumns);
-  const projections = files.map((file, i) => {
-    const dataFile = snapshot.files[i]!;
-    const fields = wanted.map((w): FieldSource => {
-      const sc = byName.get(w.name)!;
-      const info = deltaTypeInfo(sc);
-      if (partitions.has(w.name)) {
-        return { logical: w.name, from: 'constant', value: deltaPartitionValue(w.name, info, dataFile.partitionValues[w.name] ?? null, file.path) };
-      }
-      const pq = sc.fieldId !== null
-        ? [...file.columns.values()].find((p) => p.fieldId === sc.fieldId)
-        : file.columns.get(sc.physicalName);
-      // A column added by schema evolution after this file was written reads as null.
-      if (!pq) return { logical: w.name, from: 'constant', value: null };
-      checkWidening(w.name, info, pq, file.path);
-      const decimal = info.decimal ? { fileScale: pq.decimal?.scale ?? 0, targetScale: info.decimal.scale } : null;
-      return { logical: w.name, from: 'file', parquetName: pq.name, decimal };
-    });
-    return { file, dataFile, fields, parquetColumns: [...new Set(fields.flatMap((f) => (f.from === 'file' ? [f.parquetName] : [])))] };
-  });
+  const projections = files.map((file, i) => deltaProjection(file, snapshot.files[i]!, wanted, byName, partitions));
   return { columns, readColumns: wanted.map((w) => w.name), segmentShape, skipped, files: projections };
+}
+
+/** Where each wanted column comes from in one file of a Delta table. */
+function deltaProjection(file: OpenParquetFile, dataFile: DataFile, wanted: readonly Wanted[], byName: ReadonlyMap<string, SourceColumn>, partitions: ReadonlySet<string>): FileProjection {
+  const fields = wanted.map((w): FieldSource => {
+    const sc = byName.get(w.name)!;
+    const info = deltaTypeInfo(sc);
+    if (partitions.has(w.name)) {
+      return { logical: w.name, from: 'constant', value: deltaPartitionValue(w.name, info, dataFile.partitionValues[w.name] ?? null, file.path) };
+    }
+    // Id mode matches Parquet field ids; a file written without any falls back to the physical name.
+    const pq = sc.fieldId !== null && hasFieldIds(file)
+      ? [...file.columns.values()].find((p) => p.fieldId === sc.fieldId)
+      : file.columns.get(sc.physicalName);
+    // A column added by schema evolution after this file was written reads as null.
+    if (!pq) return { logical: w.name, from: 'constant', value: null };
+    checkWidening(w.name, info, pq, file.path);
+    const decimal = info.decimal ? { fileScale: pq.decimal?.scale ?? 0, targetScale: info.decimal.scale } : null;
+    return { logical: w.name, from: 'file', parquetName: pq.name, decimal };
+  });
+  return { file, dataFile, fields, parquetColumns: [...new Set(fields.flatMap((f) => (f.from === 'file' ? [f.parquetName] : [])))] };
+}
+
+function hasFieldIds(file: OpenParquetFile): boolean {
+  for (const c of file.columns.values()) if (c.fieldId !== null) return true;
+  return false;
 }
 
 /**
@@ -197,18 +205,20 @@ function planParquet(dataset: DatasetConfig, snapshot: SourceSnapshot, files: re
     }
     wanted.push(...columns);
   }
-  const projections = files.map((file, i) => {
-    const dataFile = snapshot.files[i]!;
-    const fields = wanted.map((w): FieldSource => {
-      if (fromPartition(w.name)) {
-        const type = w.type === 'key' ? 'string' : declared.get(w.name) ?? (w.type === 'string_list' ? 'string' : w.type);
-        return { logical: w.name, from: 'constant', value: hivePartitionValue(w.name, type, dataFile.partitionValues[w.name] ?? null, file.path) };
-      }
-      const info = file.columns.get(w.name);
-      const decimal = info?.decimal ? { fileScale: info.decimal.scale, targetScale: info.decimal.scale } : null;
-      return { logical: w.name, from: 'file', parquetName: w.name, decimal };
-    });
-    return { file, dataFile, fields, parquetColumns: fields.flatMap((f) => (f.from === 'file' ? [f.parquetName] : [])) };
-  });
+  const projections = files.map((file, i) => hiveProjection(file, snapshot.files[i]!, wanted, partitions, declared));
   return { columns, readColumns: wanted.map((w) => w.name), segmentShape, skipped, files: projections };
+}
+
+/** Where each wanted column comes from in one plain Parquet file: the file, or its Hive folders. */
+function hiveProjection(file: OpenParquetFile, dataFile: DataFile, wanted: readonly Wanted[], partitions: ReadonlySet<string>, declared: ReadonlyMap<string, ColumnType>): FileProjection {
+  const fields = wanted.map((w): FieldSource => {
+    if (partitions.has(w.name)) {
+      const type = w.type === 'key' ? 'string' : declared.get(w.name) ?? (w.type === 'string_list' ? 'string' : w.type);
+      return { logical: w.name, from: 'constant', value: hivePartitionValue(w.name, type, dataFile.partitionValues[w.name] ?? null, file.path) };
+    }
+    const info = file.columns.get(w.name);
+    const decimal = info?.decimal ? { fileScale: info.decimal.scale, targetScale: info.decimal.scale } : null;
+    return { logical: w.name, from: 'file', parquetName: w.name, decimal };
+  });
+  return { file, dataFile, fields, parquetColumns: fields.flatMap((f) => (f.from === 'file' ? [f.parquetName] : [])) };
 }
