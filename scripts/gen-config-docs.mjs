@@ -55,6 +55,7 @@ const TABLES = {
   cache: table(schema.cacheSchema),
   loader: table(schema.loaderSchema),
   s3: table(schema.s3Schema),
+  consume: table(schema.consumeSchema),
   datasets: table(schema.datasetSchema),
   'datasets.source': table(schema.sourceSchema, 'source.'),
   'datasets.checks': table(schema.checksSchema, 'checks.'),

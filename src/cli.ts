@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { registerAdminCommands } from './cli/admin-commands.js';
+import { registerConsume } from './cli/consume-command.js';
 import { registerLoad } from './cli/load-command.js';
 import { registerServe } from './cli/serve-command.js';
 import { registerSync } from './cli/sync-command.js';
@@ -14,6 +15,7 @@ export function buildCli(): Command {
   registerServe(program);
   registerLoad(program);
   registerSync(program);
+  registerConsume(program);
   registerAdminCommands(program);
   return program;
 }

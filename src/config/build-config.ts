@@ -41,6 +41,9 @@ function buildDataset(d: DatasetDocument, baseDir: string) {
     },
     allowEmpty: d.allow_empty,
     sync: { intervalMs: d.sync.interval, jitter: d.sync.jitter },
+    /** `malt consume`: the stream of updates and where bad entries go (null: not consumed). */
+    updatesStream: d.updates_stream,
+    deadLetterStream: d.updates_stream === null ? null : (d.dead_letter_stream ?? `${d.updates_stream}:dead`),
   };
 }
 
@@ -67,6 +70,14 @@ export function buildConfig(doc: ConfigDocument, configPath: string | null, base
       reclaimGraceMs: doc.loader.reclaim_grace_ms,
     },
     s3: { region: doc.s3.region, endpoint: doc.s3.endpoint, forcePathStyle: doc.s3.force_path_style },
+    consume: {
+      group: doc.consume.group,
+      /** null: `<hostname>-<pid>`, chosen when the consumer starts. */
+      consumer: doc.consume.consumer,
+      batchSize: doc.consume.batch_size,
+      blockMs: doc.consume.block_ms,
+      claimIdleMs: doc.consume.claim_idle_ms,
+    },
     datasets: doc.datasets.map((d) => buildDataset(d, baseDir)),
   };
 }

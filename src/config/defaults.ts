@@ -21,4 +21,8 @@ export const DEFAULTS = Object.freeze({
   maxRejectedFraction: 0.01,
   syncIntervalMs: 5 * 60_000,
   syncJitter: 0.1,
+  consumeGroup: 'malt',
+  consumeBatchSize: 100,
+  consumeBlockMs: 1000,
+  consumeClaimIdleMs: 30_000,
 });

@@ -75,6 +75,14 @@ export const syncSchema = optionalSection({
   jitter: fraction(DEFAULTS.syncJitter, { doc: 'Each wait is the interval × (1 ± jitter × random), so replicas do not poll in step.' }),
 }, { doc: '`malt sync` polling. See [docs/sync.md](sync.md).', shownDefault: 'see below' });
 
+export const consumeSchema = optionalSection({
+  group: stringWithDefault(DEFAULTS.consumeGroup, { doc: 'Consumer group `malt consume` reads every `updates_stream` with; consumers in one group share the work.' }),
+  consumer: optionalString({ shownDefault: '`<hostname>-<pid>`', doc: 'This consumer\'s name in the group (unique per running process); `malt consume --consumer` overrides it.' }),
+  batch_size: integer(DEFAULTS.consumeBatchSize, 1, 10_000, { doc: 'Most entries read (and applied in one write) per stream at a time.' }),
+  block_ms: integer(DEFAULTS.consumeBlockMs, 10, 60_000, { doc: 'Longest one read waits for new entries.' }),
+  claim_idle_ms: integer(DEFAULTS.consumeClaimIdleMs, 100, 86_400_000, { doc: 'Entries delivered to a consumer and not acknowledged for this long are claimed (XAUTOCLAIM) by another, on start and every `claim_idle_ms`.' }),
+}, { doc: '`malt consume`. See [docs/consume.md](consume.md).', shownDefault: 'see below' });
+
 export const datasetSchema = section({
   name: requiredString({ doc: 'Dataset name used in the APIs and the CLI; `^[a-z][a-z0-9_]{0,62}$`; unique.' })
     .refine((s) => DATASET_NAME.test(s), { error: (iss) => `"${String(iss.input)}" must match ${DATASET_NAME} (lower-case letters, digits, underscores)` }),
@@ -94,6 +102,8 @@ export const datasetSchema = section({
   checks: checksSchema,
   allow_empty: boolean(false, { doc: 'Readiness only: when true, this dataset having no served version does not make the replica unready.' }),
   sync: syncSchema,
+  updates_stream: optionalString({ doc: 'Redis Stream `malt consume` reads this dataset\'s updates from (fields `entity_id`, `op`, `values`, `segment`, `event_time`). See [docs/consume.md](consume.md).' }),
+  dead_letter_stream: optionalString({ shownDefault: '`<updates_stream>:dead`', doc: 'Redis Stream `malt consume` appends malformed or invalid entries to, with the reason.' }),
 });
 
 export const configSchema = section({
@@ -102,6 +112,7 @@ export const configSchema = section({
   cache: cacheSchema,
   loader: loaderSchema,
   s3: s3Schema,
+  consume: consumeSchema,
   datasets: z.array(datasetSchema, { error: 'must be a non-empty list' }).min(1, { error: 'must be a non-empty list' }),
 });
 
