@@ -1,5 +1,5 @@
 import { copyFileSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
-import { fingerprint, resolveSourceFiles } from '../src/loaders/parquet-files.js';
+import { resolveSource, sourceFingerprint } from '../src/sources/resolve-source.js';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ServingApp } from '../src/app.js';
@@ -128,19 +128,20 @@ describe('loading Parquet into a snapshot version', () => {
     expect(await load(cfg, 'skip')).toMatchObject({ status: 'published', version: 3, rows: 2 });
   });
 
-  it('tells apart a same-size rewrite with the same mtime (the Parquet footer is part of the fingerprint)', () => {
+  it('tells apart a same-size rewrite with the same mtime (the Parquet footer is part of the fingerprint)', async () => {
     const dir = tmpDir();
     const file = path.join(dir, 'same.parquet');
+    const cfg = makeConfig({ datasets: [featuresDataset('same', file)] });
     writePlayers(file, [{ ...ROWS[0]!, ltv: 1 }]);
     utimesSync(file, 1_700_000_000, 1_700_000_000);
-    const before = resolveSourceFiles(file);
-    const fpBefore = fingerprint(before, {});
+    const before = await resolveSource(cfg, cfg.datasets[0]!);
+    const fpBefore = await sourceFingerprint(before, {});
     writePlayers(file, [{ ...ROWS[0]!, ltv: -999 }]);
     utimesSync(file, 1_700_000_000, 1_700_000_000);
-    const after = resolveSourceFiles(file);
-    expect(after[0]!.size).toBe(before[0]!.size);
-    expect(after[0]!.mtimeMs).toBe(before[0]!.mtimeMs);
-    expect(fingerprint(after, {})).not.toBe(fpBefore);
+    const after = await resolveSource(cfg, cfg.datasets[0]!);
+    expect(after.files[0]!.size).toBe(before.files[0]!.size);
+    expect(after.snapshotId).toBe(before.snapshotId);
+    expect(await sourceFingerprint(after, {})).not.toBe(fpBefore);
   });
 
   it('records the load report on the version: fingerprint, rows, rejects, duplicates, timings', async () => {

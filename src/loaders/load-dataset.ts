@@ -19,7 +19,7 @@ import { type OpenParquetFile, openParquetFile } from './parquet-reader.js';
 import { type RowCounters, newCounters, writeRowGroup } from './row-group-writer.js';
 import { type LoadPlan, planLoad } from './source-schema.js';
 import { SnapshotWriter } from './snapshot-writer.js';
-import { type CheckResult, checkGateColumns, gateError, rowGates, schemaGate } from './quality-gates.js';
+import { type CheckResult, checkGateColumns, gateError, repeatedRefusal, rowGates, schemaGate } from './quality-gates.js';
 
 export interface LoadOptions {
   /** Reload even when the source is unchanged or was rolled back (default false). */
@@ -72,11 +72,13 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
   const store = new SnapshotStore(redis, new KeyLayout(config.redis.keyPrefix));
   const snapshot = await resolveSource(config, dataset);
   const files = snapshot.files;
-  const fp = sourceFingerprint(snapshot, dataset);
+  const fp = await sourceFingerprint(snapshot, dataset);
   const previous = await store.currentVersionId(dataset.name);
   const versions = await store.listVersions(dataset.name);
   const skipped = skipReport(dataset, versions, previous, fp, files.length, started, options.force === true);
   if (skipped) return skipped;
+  const refused = options.force === true ? null : repeatedRefusal(versions, previous, fp);
+  if (refused) throw gateError(dataset, refused.checks, refused.id);
 
   const lockTtl = config.loader.lockTtlMs;
   const token = await store.acquireLock(dataset.name, lockTtl);
