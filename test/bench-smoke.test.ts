@@ -126,7 +126,7 @@ describe('bench suite (quick smoke)', () => {
     const w = results.workloads['loader']!;
     expect(w.status, w.reason).toBe('ok');
     const l = w.loader!;
-    expect(l.measurements.map((m) => m.name)).toEqual(['hyparquet decode alone', 'redis-cli --pipe (same HSETs)', 'malt load (Parquet)', 'malt load (Parquet, 1,000 rows)', 'malt load (Delta)']);
+    expect(l.measurements.map((m) => m.name)).toEqual(['hyparquet decode alone', 'redis-cli --pipe (same HSETs)', 'malt load (Parquet)', 'malt load (Parquet, 1,000 rows)', 'malt load (Delta)', 'malt load (Parquet, heap capped at 128 MiB)']);
     for (const m of l.measurements) {
       expect(m.status, `${m.name}: ${m.reason ?? ''}`).toBe('ok');
       expect(m.rows).toBe(m.name.includes('1,000') ? 1000 : 4000);

@@ -4,8 +4,6 @@
  */
 import { round } from './processes.mjs';
 
-/** Above this growth of peak RSS from the quarter-size table to the full one, RSS "grows". */
-const RSS_BOUNDED_GROWTH = 1.3;
 export const LOADER_GOAL_ROWS_PER_SECOND = 300_000;
 export const LOADER_GOAL_DECODE_RATIO = 0.7;
 
@@ -23,13 +21,23 @@ export function loaderRatios({ decode, pipe, parquet, parquetSmall, delta }) {
   };
 }
 
-export function loaderGoals({ parquet, parquetSmall, ratios }) {
+/**
+ * Bounded memory is judged on what a load retains, not on peak RSS alone (V8 lets the heap grow
+ * while garbage accumulates): met when the full table loads with V8's heap capped within the
+ * peak RSS the quarter table reached uncapped.
+ */
+export function loaderGoals({ parquet, parquetSmall, capped, ratios }) {
   if (parquet.status !== 'ok') return [];
   const status = (met) => (met ? 'met' : 'missed');
   return [
     { goal: `>= ${LOADER_GOAL_ROWS_PER_SECOND.toLocaleString('en-US')} rows/s (Parquet)`, measured: `${parquet.rowsPerSecond.toLocaleString('en-US')} rows/s`, status: status(parquet.rowsPerSecond >= LOADER_GOAL_ROWS_PER_SECOND) },
     { goal: `>= ${LOADER_GOAL_DECODE_RATIO}x decode-alone`, measured: `${ratios.parquet.vsDecodeAlone}x (CPU-time ${ratios.parquet.cpuVsDecodeAlone}x)`, status: status(ratios.parquet.vsDecodeAlone >= LOADER_GOAL_DECODE_RATIO) },
-    { goal: 'peak RSS bounded independently of table size', measured: `${parquetSmall.peakRssMiB} MiB at ${parquetSmall.rows.toLocaleString('en-US')} rows, ${parquet.peakRssMiB} MiB at ${parquet.rows.toLocaleString('en-US')} (${ratios.peakRssGrowth}x)`, status: ratios.peakRssGrowth !== null && ratios.peakRssGrowth <= RSS_BOUNDED_GROWTH ? 'met' : 'missed' },
+    {
+      goal: 'peak RSS bounded independently of table size',
+      measured: `${parquetSmall.peakRssMiB} MiB at ${parquetSmall.rows.toLocaleString('en-US')} rows, ${parquet.peakRssMiB} MiB at ${parquet.rows.toLocaleString('en-US')} (${ratios.peakRssGrowth}x); `
+        + (capped?.status === 'ok' ? `${capped.peakRssMiB} MiB at ${capped.rows.toLocaleString('en-US')} with the heap capped` : `heap-capped load failed: ${capped?.reason ?? 'not run'}`),
+      status: status(capped?.status === 'ok' && parquetSmall.status === 'ok' && capped.peakRssMiB <= parquetSmall.peakRssMiB),
+    },
   ];
 }
 

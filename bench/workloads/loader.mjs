@@ -6,9 +6,11 @@
  *   (b) redis-cli --pipe the same HSET commands malt sends (same keys, fields and row bytes;
  *                        lib/loader-resp.mjs), into a fresh redis-server
  *   (c) malt load        `node bin/malt.js load --force` of the Parquet files, fresh redis-server;
- *                        also on a table of a quarter the rows, to show whether peak RSS grows with it
+ *                        also on a table of a quarter the rows, to show whether peak RSS grows with it,
+ *                        and on the full table with V8's heap capped (HEAP_CAP_MIB), to show whether
+ *                        what it retains is bounded (peak RSS alone also counts garbage not yet collected)
  *   (d) malt load        the same files as a Delta table (`source.format: delta`); reported as not
- *                        possible, with malt's error, while this build cannot load it
+ *                        possible, with malt's error, if this build cannot load it
  *
  * Every process is its own, pinned to the server core (redis-server to the other one), and
  * measured for wall time, CPU time and peak RSS (lib/measured-process.mjs). Each Redis is
@@ -35,6 +37,9 @@ function cleanEnv() {
   for (const k of Object.keys(env)) if (k === 'REDIS_URL' || k.startsWith('MALT_')) delete env[k];
   return env;
 }
+
+/** The V8 old-space cap of the bounded-memory check (--max-old-space-size, MiB). */
+const HEAP_CAP_MIB = 128;
 
 /** Other processes' CPU (cores) under which the box counts as quiet enough to start a measurement. */
 const QUIET = 0.3;
@@ -164,14 +169,15 @@ export async function loader(ctx) {
   await measure(() => maltLoad(ctx, big, { format: 'parquet', label: 'malt load (Parquet)' }));
   await measure(() => maltLoad(ctx, small, { format: 'parquet', label: `malt load (Parquet, ${smallRows.toLocaleString('en-US')} rows)` }));
   await measure(() => maltLoad(ctx, big, { format: 'delta', label: 'malt load (Delta)' }));
+  await measure(() => maltLoad(ctx, big, { format: 'parquet', label: `malt load (Parquet, heap capped at ${HEAP_CAP_MIB} MiB)`, nodeArgs: [`--max-old-space-size=${HEAP_CAP_MIB}`] }));
   const profile = ctx.opts.profile ? await profileLoad(ctx, small) : null;
-  const [decode, pipe, parquet, parquetSmall, delta] = m;
+  const [decode, pipe, parquet, parquetSmall, delta, capped] = m;
   const ratios = loaderRatios({ decode, pipe, parquet, parquetSmall, delta });
   const tableInfo = (t) => ({ rows: t.rows, files: t.files.length, parquetMiB: round(t.parquetBytes / 2 ** 20, 1), respMiB: round(t.resp.bytes / 2 ** 20, 1),
     meanValueBytes: round(t.resp.valueBytes / t.rows, 1), buckets: t.resp.buckets, writeSeconds: t.writeSeconds, cached: t.cached });
   return {
     runs: [],
-    loader: { rows, smallRows, tables: [tableInfo(big), tableInfo(small)], measurements: m, ratios, goals: loaderGoals({ parquet, parquetSmall, ratios }), profile },
-    checks: { parquet: parquet.checks ?? null, parquetSmall: parquetSmall.checks ?? null, delta: delta.checks ?? null },
+    loader: { rows, smallRows, tables: [tableInfo(big), tableInfo(small)], measurements: m, ratios, goals: loaderGoals({ parquet, parquetSmall, capped, ratios }), profile },
+    checks: { parquet: parquet.checks ?? null, parquetSmall: parquetSmall.checks ?? null, delta: delta.checks ?? null, capped: capped.checks ?? null },
   };
 }
