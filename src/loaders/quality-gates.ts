@@ -10,7 +10,7 @@
 import type { DatasetConfig } from '../config.js';
 import { MaltError } from '../errors.js';
 import type { ColumnSpec } from '../model/types.js';
-import type { CheckResult } from '../model/version-manifest.js';
+import type { CheckResult, VersionManifest } from '../model/version-manifest.js';
 
 export type { CheckResult } from '../model/version-manifest.js';
 
@@ -96,11 +96,30 @@ export function rowGates(dataset: DatasetConfig, s: RowGateInputs): CheckResult[
   return out;
 }
 
-/** The refusal for failed gates: SCHEMA_MISMATCH when a schema gate failed, else CHECK_FAILED; the message lists them all. */
-export function gateError(dataset: DatasetConfig, failed: readonly CheckResult[]): MaltError {
+/**
+ * The refusal for failed gates: SCHEMA_MISMATCH when a schema gate failed, else CHECK_FAILED; the
+ * message lists them all. `repeatOf`: the failed version whose refusal this repeats.
+ */
+export function gateError(dataset: DatasetConfig, failed: readonly CheckResult[], repeatOf?: number): MaltError {
   const schema = failed.some((c) => c.check === 'schema');
   const hint = schema ? ' (set checks.allow_schema_change, or load with --force)' : ' (load with --force to publish anyway)';
   const list = failed.map((c) => c.message).join('; ');
   const what = failed.length === 1 ? '1 check' : `${failed.length} checks`;
-  return new MaltError(schema ? 'SCHEMA_MISMATCH' : 'CHECK_FAILED', `${dataset.name}: refused by ${what}: ${list}; nothing was published${hint}`);
+  const again = repeatOf === undefined ? '' : ` (source and declaration unchanged since version ${repeatOf} was refused; no data was read)`;
+  return new MaltError(schema ? 'SCHEMA_MISMATCH' : 'CHECK_FAILED', `${dataset.name}: refused by ${what}: ${list}; nothing was published${again}${hint}`);
+}
+
+/**
+ * The refused version a load would only repeat: the newest finished version was refused by the
+ * gates with the same fingerprint (source snapshot and declaration), and the version served now
+ * was already served then, so every gate would fail the same way. A poll of an unchanged but
+ * refused source then reads no data file and writes nothing. `versions` newest first.
+ */
+export function repeatedRefusal(versions: readonly VersionManifest[], current: number | null, fingerprint: string): VersionManifest | null {
+  const newest = versions.find((v) => v.state === 'failed' || v.state === 'published');
+  if (!newest || newest.state !== 'failed' || newest.fingerprint !== fingerprint || newest.checks.length === 0) return null;
+  if (current === null) return newest;
+  const served = versions.find((v) => v.id === current);
+  if (!served?.currentSince || Date.parse(served.currentSince) > Date.parse(newest.loadedAt)) return null;
+  return newest;
 }
