@@ -67,5 +67,14 @@ export async function applyEntries(writePath: UpdateWritePath, dataset: string, 
       good = kept;
     }
   }
+  // Dead letters keep the source stream's order.
+  dead.sort((a, b) => compareStreamIds(a.id, b.id));
   return { appliedIds: good.map((e) => e.id), dead };
+}
+
+/** Orders stream ids `<ms>-<seq>` numerically. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = 0n, as = 0n] = a.split('-').map(BigInt);
+  const [bm = 0n, bs = 0n] = b.split('-').map(BigInt);
+  return am === bm ? (as === bs ? 0 : as < bs ? -1 : 1) : am < bm ? -1 : 1;
 }
