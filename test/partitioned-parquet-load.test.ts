@@ -3,10 +3,11 @@
  * partition levels are served as columns (strings unless declared), `partition: latest` loads only
  * the newest first-level value, and `require_success_marker` waits for Spark's `_SUCCESS`.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ServingApp } from '../src/app.js';
+import { parquetWriteFile } from 'hyparquet-writer';
 import { writeParquet } from '../src/sample/write-parquet.js';
 import { appsClosedAfterAll, load, makeConfig, serve, tmpDir } from './support/fixtures.js';
 
@@ -101,5 +102,32 @@ describe('Hive-partitioned Parquet', () => {
     apps.push(app);
     expect(await values(app, 'bykey', 'p2')).toEqual({ country: 'DE', level: '9007199254740993', payer: false, ratio: -1000 });
     expect(await values(app, 'bykey', 'p1')).toEqual({ country: 'DE', level: '7', payer: true, ratio: 0.5 });
+  });
+
+  it('DECIMAL columns are exact (string: canonical text; inferred: nearest double); ENUM reads as string', async () => {
+    const root = path.join(tmpDir(), 'dec');
+    const file = path.join(root, 'dt=2026-01-31', 'part-0.parquet');
+    mkdirSync(path.dirname(file), { recursive: true });
+    parquetWriteFile({ filename: file, columnData: [
+      { name: 'player_id', data: ['p1', 'p2'] },
+      { name: 'spend', data: [1234567890123456789n, -5n] },
+      { name: 'tier', data: ['gold', null] },
+    ] as never, schema: [
+      { name: 'root', num_children: 3 },
+      { name: 'player_id', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+      { name: 'spend', type: 'INT64', converted_type: 'DECIMAL', precision: 18, scale: 2, repetition_type: 'OPTIONAL' },
+      { name: 'tier', type: 'BYTE_ARRAY', converted_type: 'ENUM', repetition_type: 'OPTIONAL' },
+    ] });
+    const cfg = makeConfig({ datasets: [
+      dataset('exact', root, { columns: { spend: 'string', tier: 'string', dt: 'string' } }),
+      dataset('inferred', root),
+    ] });
+    await load(cfg, 'exact');
+    await load(cfg, 'inferred');
+    const app = await serve(cfg);
+    apps.push(app);
+    expect(await values(app, 'exact', 'p1')).toEqual({ spend: '12345678901234567.89', tier: 'gold', dt: '2026-01-31' });
+    expect(await values(app, 'exact', 'p2')).toEqual({ spend: '-0.05', tier: null, dt: '2026-01-31' });
+    expect(await values(app, 'inferred', 'p2')).toEqual({ spend: -0.05, tier: null, dt: '2026-01-31' });
   });
 });

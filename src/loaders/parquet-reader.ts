@@ -111,11 +111,13 @@ function describeColumn(node: SchemaTree): ParquetColumnInfo {
 }
 
 /**
- * hyparquet turns DECIMAL into a JS double (inexact past 15 digits). Clearing the annotation on
- * top-level decimal leaves makes it hand over the raw unscaled integer (number, bigint or
- * big-endian bytes) instead; decimal.ts builds the exact value from it and the recorded scale.
+ * Prepares the schema for reading with `utf8: false`:
+ * - hyparquet turns DECIMAL into a JS double (inexact past 15 digits). Clearing the annotation on
+ *   top-level decimal leaves makes it hand over the raw unscaled integer (number, bigint or
+ *   big-endian bytes) instead; decimal.ts builds the exact value from it and the recorded scale.
+ * - ENUM leaves are decoded as strings only through the utf8 fallback, so they are marked UTF8.
  */
-function rawDecimals(schema: SchemaTree): void {
+function prepareForRead(schema: SchemaTree): void {
   for (const child of schema.children) {
     const e = child.element as { converted_type?: unknown; logical_type?: unknown } & SchemaElement;
     if (child.children.length === 0 && isDecimal(e)) {
@@ -123,6 +125,12 @@ function rawDecimals(schema: SchemaTree): void {
       e.logical_type = undefined;
     }
   }
+  const visit = (node: SchemaTree): void => {
+    const e = node.element as { converted_type?: unknown } & SchemaElement;
+    if (node.children.length === 0 && e.type === 'BYTE_ARRAY' && (e.converted_type === 'ENUM' || e.logical_type?.type === 'ENUM')) e.converted_type = 'UTF8';
+    node.children.forEach(visit);
+  };
+  visit(schema);
 }
 
 /** Opens one Parquet file of `store` (reads its footer); `size` skips a HEAD/stat when known. */
@@ -139,7 +147,7 @@ export async function openParquetFile(store: ObjectStore, location: string, size
   const schema = parquetSchema(metadata);
   const columns = new Map<string, ParquetColumnInfo>();
   for (const child of schema.children) columns.set(child.element.name, describeColumn(child));
-  rawDecimals(schema);
+  prepareForRead(schema);
   // hyparquet reinterprets UINT64 as unsigned only for REQUIRED columns; nullable ones arrive as
   // signed bigints (2^64-1 as -1n). Reinterpret them here so out-of-int64 values are refused, not wrapped.
   const unsigned64 = schema.children.filter((c) => c.children.length === 0 && (c.element.converted_type === 'UINT_64'
