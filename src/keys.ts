@@ -23,7 +23,18 @@
  *   P:{D}:lock             string  loader lock token                                 PX lock_ttl_ms, renewed while loading
  *   P:d:D:V:B              hash    field = entity id, value = encoded row (bin1,     until version V is reclaimed
  *                                  row-codec.ts; segments: JSON array)
- *   P:events               pubsub  "D V" after every publish or rollback             —
+ *   P:u:{D:E}              hash    the update overlay of entity E in dataset D       PEXPIREAT newest event + updates.retention;
+ *                                  (docs/updates.md): field c:<column> (by NAME) =   fields reclaimed once every kept version is newer
+ *                                  "<event µs> <tie> <type>:<json>", field d = row
+ *                                  tombstone "<event µs> 0 d", field s:<segment> =
+ *                                  "<event µs> <0 add|1 remove> a|r"; written only
+ *                                  by lua/apply-overlay.lua (last-write-wins)
+ *   P:{D}:u:index          zset    member E, score = newest event time (ms) of E's    forever; members removed by overlay reclaim
+ *                                  overlay: what reclaim and retention look at
+ *   P:events               pubsub  "D V" after every publish or rollback;            —
+ *                                  "u D\nE1\nE2…" after updates to entities E1, E2…
+ *                                  (per-entity cache invalidation; ids hold no
+ *                                  control characters, so \n separates them)
  *
  * Why buckets: one hash per bucket of ~BUCKET_TARGET entities instead of one key per entity.
  * Redis pays ~50–90 bytes of overhead per key, and small hashes are stored as compact
@@ -34,7 +45,11 @@
  *
  * Redis Cluster: the metadata keys of a dataset share the hash tag {D}, so the Lua scripts that
  * touch several of them are single-slot. Data keys carry no tag and spread over the cluster;
- * every command on them is single-key.
+ * every command on them is single-key. An entity's overlay is one key tagged {D:E}, so whatever is
+ * added per entity later stays in its slot; a read of base row + overlay is two single-key
+ * commands queued in the same batch (store/command-batch.ts): one round trip on a standalone
+ * Redis, and on Cluster one pipeline per node, sent in parallel. A dataset with updates off
+ * queues no overlay command at all.
  */
 
 /** Target entities per bucket hash: under Redis's built-in hash-max-listpack-entries (128). */
@@ -81,6 +96,20 @@ export class KeyLayout {
   bucket(dataset: string, version: number, bucket: number): string {
     return `${this.bucketPrefix(dataset, version)}${bucket}`;
   }
+
+  /** Prefix of dataset D's overlay keys; append the entity id and "}" (overlay()). */
+  overlayPrefix(dataset: string): string {
+    return `${this.prefix}:u:{${dataset}:`;
+  }
+
+  /** The update overlay hash of one entity. */
+  overlay(dataset: string, entityId: string): string {
+    return `${this.prefix}:u:{${dataset}:${entityId}}`;
+  }
+
+  overlayIndex(dataset: string): string {
+    return `${this.prefix}:{${dataset}}:u:index`;
+  }
 }
 
 /** Number of buckets for a version expected to hold `rows` entities. */
@@ -117,4 +146,16 @@ export function parseVersionPointer(value: string | null): { id: number; uid: st
   const id = Number(colon < 0 ? value : value.slice(0, colon));
   if (!Number.isInteger(id) || id <= 0) return null;
   return { id, uid: colon < 0 ? '' : value.slice(colon + 1) };
+}
+
+/** Pub/sub message announcing that entities `ids` of dataset D were updated. */
+export function entityEvent(dataset: string, ids: readonly string[]): string {
+  return `u ${dataset}\n${ids.join('\n')}`;
+}
+
+export function parseEntityEvent(message: string): { dataset: string; ids: string[] } | null {
+  if (!message.startsWith('u ')) return null;
+  const nl = message.indexOf('\n');
+  if (nl < 0) return null;
+  return { dataset: message.slice(2, nl), ids: message.slice(nl + 1).split('\n') };
 }

@@ -1,9 +1,13 @@
 /**
  * The in-process LRU of decoded results, bounded by (approximate) bytes. Keys include the dataset
  * version, so a newly published version is never answered from an older version's entries; those
- * simply age out. Negative results (no row) are cached for negativeTtlMs only, so per-entity
- * changes between loads (live updates) become visible quickly. Concurrent misses on one key share
- * one Redis read (single-flight).
+ * simply age out. Negative results (no row) are cached for negativeTtlMs only. Concurrent misses
+ * on one key share one Redis read (single-flight).
+ *
+ * Real-time updates (docs/updates.md) invalidate single keys: invalidate() drops the entry and
+ * forgets the read under way, and a read that began before it carries a stale ticket (the key's
+ * epoch when the read began), so its answer is returned to its callers but never cached: an
+ * in-flight read cannot put the old value back after the update.
  */
 import { LRUCache } from 'lru-cache';
 import type { DatasetResult } from '../model/dataset-result.js';
@@ -12,13 +16,17 @@ export interface CacheStats {
   hits: number;
   misses: number;
   sharedMisses: number;
+  invalidations: number;
 }
 
 export class ResultCache {
   private readonly lru: LRUCache<string, DatasetResult> | null;
   private readonly inflight = new Map<string, Promise<DatasetResult>>();
+  /** The ticket of the read under way per key (reads of update-enabled datasets only). */
+  private readonly tickets = new Map<string, number>();
+  private ticketSeq = 0;
   private readonly negativeTtlMs: number;
-  readonly stats: CacheStats = { hits: 0, misses: 0, sharedMisses: 0 };
+  readonly stats: CacheStats = { hits: 0, misses: 0, sharedMisses: 0, invalidations: 0 };
 
   /** maxBytes 0 disables caching (single-flight still applies). */
   constructor(maxBytes: number, negativeTtlMs: number) {
@@ -43,6 +51,36 @@ export class ResultCache {
     if (!this.lru) return;
     if (value.found) this.lru.set(key, value);
     else if (this.negativeTtlMs > 0) this.lru.set(key, value, { ttl: this.negativeTtlMs });
+  }
+
+  /** Starts a read of `key` that invalidate() may overtake; pass the ticket to settle(). */
+  begin(key: string): number {
+    const ticket = ++this.ticketSeq;
+    this.tickets.set(key, ticket);
+    return ticket;
+  }
+
+  /** Ends the read with `ticket`: caches `value` (when given) only if no invalidate() came in between. */
+  settle(key: string, ticket: number, value: DatasetResult | null): void {
+    if (this.tickets.get(key) !== ticket) return;
+    this.tickets.delete(key);
+    if (value) this.set(key, value);
+  }
+
+  /** Drops the cached result of `key` and the read under way for it (a later request reads anew). */
+  invalidate(key: string): void {
+    this.stats.invalidations++;
+    this.lru?.delete(key);
+    this.inflight.delete(key);
+    this.tickets.delete(key);
+  }
+
+  /** invalidate() for every key that starts with `prefix` (after lost invalidation messages). */
+  invalidatePrefix(prefix: string): void {
+    if (this.lru) for (const key of [...this.lru.keys()]) if (key.startsWith(prefix)) this.lru.delete(key);
+    for (const key of [...this.inflight.keys()]) if (key.startsWith(prefix)) this.inflight.delete(key);
+    for (const key of [...this.tickets.keys()]) if (key.startsWith(prefix)) this.tickets.delete(key);
+    this.stats.invalidations++;
   }
 
   /** A read already under way for this key, if any. */

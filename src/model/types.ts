@@ -18,4 +18,6 @@ export interface Feature {
   readonly type: ColumnType;
   readonly value: TypedValue | null;
   readonly status: FieldStatus;
+  /** True when the value comes from a real-time update rather than the batch (docs/updates.md). */
+  readonly updated?: boolean;
 }

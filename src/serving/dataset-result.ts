@@ -33,7 +33,7 @@ export class DatasetResult implements RenderedResult {
     let out = `{"dataset":${JSON.stringify(dataset)},"version":"${version}","found":${found},"features":{`;
     for (let i = 0; i < features.length; i++) {
       const f = features[i]!;
-      out += `${i === 0 ? '' : ','}${JSON.stringify(f.name)}:{"value":${jsonValue(f.type, f.value)},"status":"${f.status}"}`;
+      out += `${i === 0 ? '' : ','}${JSON.stringify(f.name)}:{"value":${jsonValue(f.type, f.value)},"status":"${f.status}"${f.updated ? ',"updated":true' : ''}}`;
     }
     const json = `${out}}}`;
     return new DatasetResult(dataset, version, found, json, Buffer.byteLength(json), encodeDatasetResult(dataset, version, found, features), segments);

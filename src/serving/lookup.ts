@@ -11,7 +11,9 @@ import { MaltError } from '../errors.js';
 import { withDeadline } from './deadline.js';
 import { decodeSegments } from '../row-codec.js';
 import type { ResultCache } from '../cache/result-cache.js';
-import { SnapshotReader } from '../store/snapshot-reader.js';
+import { type RowsRead, SnapshotReader } from '../store/snapshot-reader.js';
+import type { EntityOverlay } from '../store/overlay-store.js';
+import { mergeFeatures, mergeSegments } from '../updates/overlay-merge.js';
 import { DatasetResult, type Feature } from './dataset-result.js';
 import type { ServedVersion, VersionTracker } from './version-tracker.js';
 import type { RowDecoder } from '../row-codec.js';
@@ -36,6 +38,18 @@ export class Lookup {
   ) {
     this.reader = new SnapshotReader(redis);
     this.featureDatasets = config.datasets.filter((d) => d.kind === 'features').map((d) => d.name);
+    tracker.onEntityUpdates((dataset, ids) => this.invalidate(dataset, ids));
+  }
+
+  /**
+   * Forgets this replica's cached results of `ids` in `dataset` (null: all of the dataset's), and
+   * any read of them under way (docs/updates.md). Called for every entity-update message.
+   */
+  invalidate(dataset: string, ids: readonly string[] | null): void {
+    const v = this.tracker.get(dataset);
+    if (!v) return;
+    if (ids === null) this.cache.invalidatePrefix(v.cachePrefix);
+    else for (const id of ids) this.cache.invalidate(v.cachePrefix + id);
   }
 
   /** Resolves dataset names (empty = every features dataset) to their served versions. */
@@ -133,10 +147,16 @@ export class Lookup {
     const raw = this.readRaw(entries.map(([, m]) => m));
     const perKey = new Map<string, Promise<DatasetResult>>();
     entries.forEach(([key, m], j) => {
-      const p = raw.then((values) => {
-        const result = decodeResult(m.v, values[j] ?? null);
-        this.cache.set(key, result);
+      // Update-enabled datasets: a ticket, so an invalidation during the read keeps it out of the cache.
+      const ticket = m.v.overlayPrefix === null ? 0 : this.cache.begin(key);
+      const p = raw.then((read) => {
+        const result = decodeResult(m.v, read.rows[j] ?? null, read.overlays?.[j] ?? null);
+        if (ticket === 0) this.cache.set(key, result);
+        else this.cache.settle(key, ticket, result);
         return result;
+      }, (err: unknown) => {
+        if (ticket !== 0) this.cache.settle(key, ticket, null);
+        throw err;
       });
       this.cache.track(key, p);
       perKey.set(key, p);
@@ -144,14 +164,14 @@ export class Lookup {
     for (const m of misses) cells[m.index] = perKey.get(m.key) as Promise<DatasetResult>;
   }
 
-  private readRaw(items: { v: ServedVersion; id: string }[]): Promise<(Buffer | null)[]> {
+  private readRaw(items: { v: ServedVersion; id: string }[]): Promise<RowsRead> {
     // Bound what may pile up behind a stalled Redis: past max_pending_reads, fail fast.
     const max = this.config.serving.maxPendingReads;
     if (this.pendingReads + items.length > max) {
       return Promise.reject(new MaltError('STORE_UNAVAILABLE', `Redis is not keeping up: ${this.pendingReads} reads pending (serving.max_pending_reads ${max})`));
     }
     this.pendingReads += items.length;
-    const work = this.reader.rows(items);
+    const work = this.reader.read(items);
     // Counted down when Redis answers or the connection fails, not at the deadline.
     const release = (): void => {
       this.pendingReads -= items.length;
@@ -161,8 +181,9 @@ export class Lookup {
   }
 }
 
-/** Builds the typed result for one entity from its stored row (null = no row). */
-export function decodeResult(v: ServedVersion, raw: Buffer | null): DatasetResult {
+/** Builds the typed result for one entity from its stored row (null = no row) and its update overlay. */
+export function decodeResult(v: ServedVersion, raw: Buffer | null, overlay: EntityOverlay | null = null): DatasetResult {
+  if (overlay !== null) return decodeMerged(v, raw, overlay);
   const features: Feature[] = new Array(v.columns.length);
   if (v.config.kind === 'segments') {
     const segments = raw === null ? [] : decodeSegments(raw.toString('utf8'));
@@ -180,4 +201,27 @@ export function decodeResult(v: ServedVersion, raw: Buffer | null): DatasetResul
     else features[c] = { name: col.name, type: col.type, value: null, status: values ? 'NULL_VALUE' : 'NOT_FOUND' };
   }
   return DatasetResult.build(v.config.name, v.versionString, raw !== null, features, null);
+}
+
+/** decodeResult for an entity with updates: base ⊕ overlay (updates/overlay-merge.ts). */
+function decodeMerged(v: ServedVersion, raw: Buffer | null, overlay: EntityOverlay): DatasetResult {
+  const features: Feature[] = new Array(v.columns.length);
+  if (v.config.kind === 'segments') {
+    const m = mergeSegments(raw === null ? null : decodeSegments(raw.toString('utf8')), overlay, v.asOfMicros);
+    const col = v.columns[0]!;
+    features[0] = { name: col.name, type: col.type, value: m.found ? m.segments : null, status: m.found ? 'PRESENT' : 'NOT_FOUND', updated: m.updated };
+    return DatasetResult.build(v.config.name, v.versionString, m.found, features, m.segments);
+  }
+  const base = raw === null ? null : (v.decoder as RowDecoder).decode(raw);
+  const m = mergeFeatures(v.columns, base, overlay, v.asOfMicros);
+  for (let c = 0; c < v.columns.length; c++) {
+    const col = v.columns[c]!;
+    const value = m.values[c] ?? null;
+    const updated = m.updated[c] === true;
+    const def = v.defaults[c] ?? null;
+    if (value !== null) features[c] = { name: col.name, type: col.type, value, status: 'PRESENT', updated };
+    else if (def !== null) features[c] = { name: col.name, type: col.type, value: def, status: 'DEFAULTED', updated };
+    else features[c] = { name: col.name, type: col.type, value: null, status: m.found ? 'NULL_VALUE' : 'NOT_FOUND', updated };
+  }
+  return DatasetResult.build(v.config.name, v.versionString, m.found, features, null);
 }

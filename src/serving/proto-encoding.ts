@@ -86,6 +86,7 @@ function encodeFeature(f: Feature): Buffer {
   if (f.value !== null) w.bytes(1, encodeValue(f.type, f.value));
   w.tag(2, 0);
   w.varint(STATUS_NUMBER[f.status]);
+  if (f.updated) { w.tag(3, 0); w.varint(1); }
   return w.finish();
 }
 

@@ -7,7 +7,8 @@
 import type { Redis } from 'ioredis';
 import { parseDefault, type TypedValue } from '../column-types.js';
 import type { DatasetConfig } from '../config.js';
-import { KeyLayout, parseVersionEvent, parseVersionPointer } from '../keys.js';
+import { KeyLayout, parseEntityEvent, parseVersionEvent, parseVersionPointer } from '../keys.js';
+import { parseTimestampMicros } from '../column-types.js';
 import { RowDecoder } from '../row-codec.js';
 import type { ColumnSpec } from '../model/types.js';
 import { SnapshotStore, type VersionManifest } from '../store/snapshot-store.js';
@@ -32,6 +33,10 @@ export interface ServedVersion {
   readonly decoder: RowDecoder | null;
   /** Cache key prefix: dataset NUL pointer ("V:uid") NUL. */
   readonly cachePrefix: string;
+  /** Prefix of the dataset's update overlay keys (KeyLayout.overlayPrefix); null when updates are off. */
+  readonly overlayPrefix: string | null;
+  /** The version's as-of time in µs: updates with a later event time apply on top of it. */
+  readonly asOfMicros: bigint;
   readonly since: string;
 }
 
@@ -49,6 +54,8 @@ export class VersionTracker {
   monitor: ReadinessMonitor | null = null;
   /** A pointer read slower than this marks the store stalled. */
   stallMs = 1000;
+  /** Told of every entity-update message (per-entity cache invalidation), and of resubscribes (ids null: anything may have changed). */
+  private readonly entityListeners: ((dataset: string, ids: readonly string[] | null) => void)[] = [];
 
   constructor(
     redis: Redis,
@@ -65,12 +72,31 @@ export class VersionTracker {
     await this.refreshAll();
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.keys.events) return;
+      if (message.charCodeAt(0) === 117 /* u */) {
+        const upd = parseEntityEvent(message);
+        if (upd) for (const l of this.entityListeners) l(upd.dataset, upd.ids);
+        return;
+      }
       const ev = parseVersionEvent(message);
       if (ev && this.datasets.some((d) => d.name === ev.dataset)) void this.refreshAll().catch(() => undefined);
     });
     await this.subscriber.subscribe(this.keys.events);
+    // Messages sent while the subscription was down are lost: forget cached results of every
+    // dataset that takes updates when it comes back (ioredis resubscribes on reconnect).
+    let lost = false;
+    this.subscriber.on('close', () => { lost = true; });
+    this.subscriber.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      for (const d of this.datasets) if (d.updates.enabled) for (const l of this.entityListeners) l(d.name, null);
+    });
     this.timer = setInterval(() => void this.refreshAll().catch(() => undefined), this.pollMs);
     this.timer.unref();
+  }
+
+  /** Registers a listener for entity-update messages (see entityListeners). */
+  onEntityUpdates(listener: (dataset: string, ids: readonly string[] | null) => void): void {
+    this.entityListeners.push(listener);
   }
 
   get(dataset: string): ServedVersion | undefined {
@@ -155,6 +181,8 @@ export class VersionTracker {
       decoder: config.kind === 'features' ? new RowDecoder(manifest.columns, dictionary) : null,
       bucketPrefix: this.keys.bucketPrefix(config.name, manifest.id),
       cachePrefix: `${config.name}\u0000${pointer}\u0000`,
+      overlayPrefix: config.updates.enabled ? this.keys.overlayPrefix(config.name) : null,
+      asOfMicros: parseTimestampMicros(manifest.sourceAsOf ?? manifest.loadedAt) ?? 0n,
       since: manifest.currentSince ?? manifest.publishedAt ?? manifest.loadedAt,
     };
   }

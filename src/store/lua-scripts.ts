@@ -13,6 +13,8 @@ const SCRIPTS = {
   maltMarkReclaiming: { file: 'mark-reclaiming.lua', keys: 2 },
   maltUpdateManifest: { file: 'update-manifest.lua', keys: 3 },
   maltAddSegments: { file: 'add-segments.lua', keys: 1 },
+  maltApplyOverlay: { file: 'apply-overlay.lua', keys: 1 },
+  maltReclaimOverlay: { file: 'reclaim-overlay.lua', keys: 1 },
   maltRenewLock: { file: 'renew-lock.lua', keys: 1 },
   maltReleaseLock: { file: 'release-lock.lua', keys: 1 },
   maltTakeOverLock: { file: 'take-over-lock.lua', keys: 1 },

@@ -1,13 +1,15 @@
 /**
  * Reads stored rows of published versions: for each (version, entity id), the entity's encoded
  * row from its bucket hash (keys.ts), in one batch (command-batch.ts) for all of a request's
- * misses, whatever their datasets. The read path (serving/lookup.ts) decodes them. When an
- * update overlay exists, it is read here too, in the same batch, and merged before returning.
+ * misses, whatever their datasets. The read path (serving/lookup.ts) decodes them. For datasets
+ * that take updates, each entity's overlay (overlay-store.ts) is read in the same batch and
+ * returned parsed beside the row; the read path merges them (updates/overlay-merge.ts).
  */
 import type { Redis } from 'ioredis';
 import { MaltError } from '../errors.js';
 import { bucketOf } from '../keys.js';
 import { type DataCommand, runBatch } from './command-batch.js';
+import { type EntityOverlay, parseOverlay } from './overlay-store.js';
 
 /** Where a version's rows live: its bucket key prefix (KeyLayout.bucketPrefix) and bucket count. */
 export interface VersionBuckets {
@@ -15,34 +17,61 @@ export interface VersionBuckets {
   readonly buckets: number;
 }
 
-/** One row to read: entity `id` in version `v`. */
+/** One row to read: entity `id` in version `v`, plus its update overlay when `overlayPrefix` is set. */
 export interface RowRead {
-  readonly v: VersionBuckets;
+  readonly v: VersionBuckets & { readonly overlayPrefix?: string | null };
   readonly id: string;
+}
+
+/** The stored rows of a batch of reads, and their overlays (null when no read asked for one). */
+export interface RowsRead {
+  readonly rows: (Buffer | null)[];
+  readonly overlays: (EntityOverlay | null)[] | null;
 }
 
 export class SnapshotReader {
   constructor(private readonly redis: Redis) {}
 
-  /**
-   * The stored row of each read, in order (null = the version has no row for that entity).
-   * Any Redis failure rejects with STORE_UNAVAILABLE. No deadline here: the caller bounds it.
-   */
+  /** The stored row of each read, in order (null = no row); read() without the overlays. */
   async rows(reads: readonly RowRead[]): Promise<(Buffer | null)[]> {
+    return (await this.read(reads)).rows;
+  }
+
+  /**
+   * The stored row of each read, in order (null = the version has no row for that entity), and
+   * for reads of update-enabled datasets the entity's overlay, read in the same batch (one round
+   * trip). Any Redis failure rejects with STORE_UNAVAILABLE. No deadline here: the caller bounds it.
+   */
+  async read(reads: readonly RowRead[]): Promise<RowsRead> {
     const commands: DataCommand[] = new Array(reads.length);
+    let overlayAt: number[] | null = null;
     for (let i = 0; i < reads.length; i++) {
       const { v, id } = reads[i] as RowRead;
       commands[i] = { op: 'hgetBuffer', key: v.bucketPrefix + bucketOf(id, v.buckets), field: id };
+      if (v.overlayPrefix) (overlayAt ??= []).push(i);
+    }
+    if (overlayAt) {
+      for (const i of overlayAt) {
+        const { v, id } = reads[i] as RowRead;
+        commands.push({ op: 'hgetall', key: `${v.overlayPrefix as string}${id}}` });
+      }
     }
     try {
       const outcomes = await runBatch(this.redis, commands);
-      const rows: (Buffer | null)[] = new Array(outcomes.length);
-      for (let i = 0; i < outcomes.length; i++) {
+      const rows: (Buffer | null)[] = new Array(reads.length);
+      for (let i = 0; i < reads.length; i++) {
         const [err, row] = outcomes[i]!;
         if (err) throw err;
         rows[i] = row as Buffer | null;
       }
-      return rows;
+      if (!overlayAt) return { rows, overlays: null };
+      const overlays: (EntityOverlay | null)[] = new Array(reads.length).fill(null);
+      for (let k = 0; k < overlayAt.length; k++) {
+        const [err, fields] = outcomes[reads.length + k]!;
+        if (err) throw err;
+        overlays[overlayAt[k] as number] = parseOverlay(fields as Record<string, string>);
+      }
+      return { rows, overlays };
     } catch (err) {
       if (err instanceof MaltError) throw err;
       throw new MaltError('STORE_UNAVAILABLE', `Redis read failed: ${(err as Error).message}`);

@@ -6,8 +6,13 @@
  * invalidation). Transports only translate their wire format into UpdateItem[] and map errors.
  */
 import type { Redis } from 'ioredis';
-import type { MaltConfig } from '../config.js';
+import type { DatasetConfig, MaltConfig } from '../config.js';
 import { MaltError } from '../errors.js';
+import { KeyLayout, entityEvent } from '../keys.js';
+import type { ColumnSpec } from '../model/types.js';
+import { type OverlayEntry, OverlayStore } from '../store/overlay-store.js';
+import { SnapshotStore } from '../store/snapshot-store.js';
+import { validateItem } from './update-validation.js';
 
 /** One operation, transport-neutral; values as in responses (int64 as strings, timestamps RFC 3339). */
 export interface UpdateItem {
@@ -41,12 +46,70 @@ export interface UpdateWritePath {
   apply(dataset: string, items: readonly UpdateItem[], receivedAt?: Date): Promise<{ applied: number }>;
 }
 
-export function createUpdateWritePath(redis: Redis, config: MaltConfig): UpdateWritePath {
-  void redis;
-  void config;
+export interface WritePathDeps {
+  /** The served columns of a dataset (a replica's version tracker); else they are read from Redis. */
+  readonly columnsOf?: (dataset: string) => readonly ColumnSpec[] | undefined;
+  /** Called after a batch is applied, before the pub/sub notice (this replica's own cache). */
+  readonly onApplied?: (dataset: string, ids: readonly string[]) => void;
+}
+
+/** Most entity ids in one invalidation message. */
+const IDS_PER_EVENT = 500;
+
+export function createUpdateWritePath(redis: Redis, config: MaltConfig, deps: WritePathDeps = {}): UpdateWritePath {
+  const keys = new KeyLayout(config.redis.keyPrefix);
+  const overlay = new OverlayStore(redis, keys);
+  const snapshots = new SnapshotStore(redis, keys);
+  // Columns read from Redis (no tracker: malt consume), kept per dataset for a second.
+  const fetched = new Map<string, { at: number; columns: readonly ColumnSpec[] }>();
+
+  async function columnsFor(d: DatasetConfig): Promise<readonly ColumnSpec[]> {
+    if (d.kind === 'segments') return [];
+    const served = deps.columnsOf?.(d.name);
+    if (served) return served;
+    const hit = fetched.get(d.name);
+    if (hit && Date.now() - hit.at < 1000) return hit.columns;
+    const id = await snapshots.currentVersionId(d.name);
+    const manifest = id === null ? null : await snapshots.manifest(d.name, id);
+    const columns = manifest?.columns ?? d.columns;
+    if (!columns) throw new MaltError('DATASET_NOT_LOADED', `dataset ${d.name} has no published version yet, so its columns are unknown; run \`malt load ${d.name}\``);
+    fetched.set(d.name, { at: Date.now(), columns });
+    return columns;
+  }
+
   return {
-    apply(): Promise<{ applied: number }> {
-      return Promise.reject(new MaltError('INTERNAL', 'updates are not implemented yet'));
+    async apply(dataset, items, receivedAt = new Date()) {
+      const d = config.datasets.find((x) => x.name === dataset);
+      if (!d) throw new MaltError('DATASET_NOT_FOUND', `unknown dataset ${JSON.stringify(dataset)}`);
+      if (!d.updates.enabled) throw new MaltError('UPDATES_DISABLED', `dataset ${dataset} does not accept updates (updates.enabled is false)`);
+      if (!Array.isArray(items)) throw new MaltError('INVALID_ARGUMENT', 'updates must be a list');
+      if (items.length > d.updates.maxBatch) throw new MaltError('BATCH_TOO_LARGE', `batch of ${items.length} updates exceeds updates.max_batch (${d.updates.maxBatch}) of dataset ${dataset}`);
+      if (items.length === 0) return { applied: 0 };
+      const columns = await columnsFor(d);
+      const byName = new Map(columns.map((c) => [c.name, c.type] as const));
+      const nowMicros = BigInt(receivedAt.getTime()) * 1000n;
+      const oldest = nowMicros - BigInt(d.updates.retentionMs) * 1000n;
+      const errors: ItemError[] = [];
+      const perEntity = new Map<string, OverlayEntry[]>();
+      for (let index = 0; index < items.length; index++) {
+        const outcome = validateItem(items[index], d.kind, byName, nowMicros, oldest);
+        if ('code' in outcome) {
+          errors.push({ index, ...outcome });
+          continue;
+        }
+        let list = perEntity.get(outcome.entityId);
+        if (!list) perEntity.set(outcome.entityId, (list = []));
+        list.push(...outcome.entries);
+      }
+      if (errors.length > 0) throw new UpdateRejected(errors);
+      await overlay.apply(dataset, perEntity, d.updates.retentionMs);
+      const ids = [...perEntity.keys()];
+      deps.onApplied?.(dataset, ids);
+      for (let i = 0; i < ids.length; i += IDS_PER_EVENT) {
+        await redis.publish(keys.events, entityEvent(dataset, ids.slice(i, i + IDS_PER_EVENT)));
+      }
+      return { applied: items.length };
     },
   };
 }
+
