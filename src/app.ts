@@ -18,6 +18,9 @@ import { VersionTracker } from './serving/version-tracker.js';
 import { ReadinessMonitor } from './serving/readiness.js';
 import { type Logger, lineLogger } from './telemetry/logger.js';
 import { SERVICE_NAME } from './serving/grpc-server.js';
+import { AuthPolicy } from './auth/auth-policy.js';
+import { assertExposureAllowed } from './auth/exposure.js';
+import { TlsFiles } from './tls/tls-files.js';
 
 export interface ServingApp {
   readonly config: MaltConfig;
@@ -47,6 +50,8 @@ export async function startServing(config: MaltConfig, options: StartOptions = {
   // Each start step registers its undo; close() undoes them in reverse (src/app/lifecycle.ts).
   const lifecycle = new Lifecycle(lineLogger(log));
   const close = (): Promise<void> => lifecycle.close();
+  // No keys and not loopback: refuse before opening anything unless `auth: none` (docs/security.md).
+  assertExposureAllowed(config);
 
   try {
     // ioredis auto-pipelining off: each request already sends one command (or one explicit
@@ -70,14 +75,18 @@ export async function startServing(config: MaltConfig, options: StartOptions = {
     const cache = new ResultCache(config.cache.maxBytes, config.cache.negativeTtlMs);
     const lookup = new Lookup(handle.client, tracker, cache, config);
     const isClosing = (): boolean => lifecycle.closing;
+    // One policy for both transports, so a key's rate limit counts calls on either.
+    const auth = new AuthPolicy(config);
+    const tls = config.tls ? new TlsFiles(config.tls, { log }) : null;
+    if (tls) lifecycle.add('tls', () => tls.close());
 
-    const http = await buildHttp({ config, lookup, tracker, readiness, redis: handle.client, isClosing, logger: options.httpLogger, log });
+    const http = await buildHttp({ config, lookup, tracker, readiness, redis: handle.client, isClosing, logger: options.httpLogger, log, auth, tls });
     await http.listen({ host: config.serving.host, port: config.serving.httpPort });
     lifecycle.add('http', () => http.close());
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.serving.httpPort;
 
-    const grpc: GrpcServing = await startGrpc(lookup, { host: config.serving.host, port: config.serving.grpcPort, timeoutMs: config.serving.requestTimeoutMs, isClosing, log });
+    const grpc: GrpcServing = await startGrpc(lookup, { host: config.serving.host, port: config.serving.grpcPort, timeoutMs: config.serving.requestTimeoutMs, isClosing, log, auth, tls });
     lifecycle.add('grpc', () => grpc.close(options.drainMs ?? 5000));
     // gRPC health follows the readiness rule from now on (state changes, not only /readyz calls).
     readiness.onChange((r) => {

@@ -78,6 +78,21 @@ export function buildConfig(doc: ConfigDocument, configPath: string | null, base
       blockMs: doc.consume.block_ms,
       claimIdleMs: doc.consume.claim_idle_ms,
     },
+    /** API keys (docs/security.md); `hash` is the hex digest without its `sha256:` prefix. */
+    auth: {
+      mode: doc.auth.mode,
+      keys: doc.auth.keys.map((k) => ({
+        name: k.name, hash: k.hash.slice('sha256:'.length).toLowerCase(), scopes: k.scopes,
+        rateLimit: k.rate_limit === null ? null : { rps: k.rate_limit.rps, burst: k.rate_limit.burst ?? Math.max(1, Math.ceil(k.rate_limit.rps)) },
+      })),
+    },
+    /** TLS for HTTP and gRPC (null: plaintext); absolute paths. */
+    tls: doc.tls.cert === null || doc.tls.key === null ? null : {
+      cert: path.resolve(baseDir, doc.tls.cert),
+      key: path.resolve(baseDir, doc.tls.key),
+      clientCa: doc.tls.client_ca === null ? null : path.resolve(baseDir, doc.tls.client_ca),
+      requireClientCert: doc.tls.require_client_cert,
+    },
     datasets: doc.datasets.map((d) => buildDataset(d, baseDir)),
   };
 }

@@ -46,6 +46,50 @@ const ENV_OVERRIDES: readonly (readonly [string, string, string])[] = [
   ['MALT_ADMIN_TOKEN', 'serving', 'admin_token'],
 ];
 
+/** MALT_API_KEYS (a JSON list, replacing auth.keys) and MALT_AUTH (`none` or `keys`); bad JSON is a problem. */
+function withAuthEnv(doc: Obj, env: NodeJS.ProcessEnv, problems: string[]): Obj {
+  const mode = env['MALT_AUTH'];
+  const keys = env['MALT_API_KEYS'];
+  if ((mode === undefined || mode === '') && (keys === undefined || keys === '')) return doc;
+  const current = doc['auth'] === 'none' ? { mode: 'none' } : doc['auth'];
+  const auth: Obj = { ...(isObj(current) ? current : {}) };
+  if (mode !== undefined && mode !== '') auth['mode'] = mode;
+  if (keys !== undefined && keys !== '') {
+    // Keys from the environment turn auth on, whatever the file says (unless MALT_AUTH says otherwise).
+    if (mode === undefined || mode === '') auth['mode'] = 'keys';
+    try {
+      auth['keys'] = JSON.parse(keys) as unknown;
+    } catch (err) {
+      problems.push(`MALT_API_KEYS: is not valid JSON (a list of {"name", "hash", "scopes"}): ${(err as Error).message}`);
+    }
+  }
+  return { ...doc, auth };
+}
+
+/** Rules across the auth and tls keys. */
+function securityChecks(doc: Obj): string[] {
+  const out: string[] = [];
+  const auth = doc['auth'];
+  if (isObj(auth) && Array.isArray(auth['keys'])) {
+    const keys = auth['keys'] as unknown[];
+    if (auth['mode'] === 'none' && keys.length > 0) out.push('auth: mode none with keys listed; remove the keys or the mode');
+    const seen = new Set<unknown>();
+    keys.forEach((k, i) => {
+      const name = isObj(k) ? k['name'] : undefined;
+      if (typeof name === 'string' && seen.has(name)) out.push(`auth.keys[${i}].name: ${JSON.stringify(name)} is used by another key`);
+      seen.add(name);
+    });
+  }
+  const tls = doc['tls'];
+  if (isObj(tls)) {
+    const set = (k: string): boolean => tls[k] !== undefined && tls[k] !== null;
+    if (set('cert') !== set('key')) out.push('tls: cert and key go together; set both or neither');
+    if (tls['require_client_cert'] === true && !set('client_ca')) out.push('tls.require_client_cert: needs tls.client_ca to verify client certificates against');
+    if (!set('cert') && (set('client_ca') || tls['require_client_cert'] === true)) out.push('tls: client_ca and require_client_cert need cert and key');
+  }
+  return out;
+}
+
 function withEnv(doc: Obj, env: NodeJS.ProcessEnv): Obj {
   const out: Obj = { ...doc };
   for (const [name, sec, key] of ENV_OVERRIDES) {
@@ -142,10 +186,10 @@ export function loadConfig(options: LoadConfigOptions = {}): MaltConfig {
   const baseDir = options.baseDir ?? (configPath ? path.dirname(configPath) : process.cwd());
   const problems: string[] = [];
   if (!isObj(doc)) problems.push('(root): must be a mapping with a datasets list');
-  const raw = withEnv(isObj(doc) ? doc : {}, env);
+  const raw = withAuthEnv(withEnv(isObj(doc) ? doc : {}, env), env, problems);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) problems.push(...issueLines(parsed.error.issues));
-  problems.push(...crossChecks(raw));
+  problems.push(...crossChecks(raw), ...securityChecks(raw));
   const unique = [...new Set(problems)];
   if (unique.length > 0 || !parsed.success) {
     throw new MaltError('CONFIG_INVALID', `invalid configuration${configPath ? ` in ${configPath}` : ''} (${unique.length} problem${unique.length > 1 ? 's' : ''}):\n  - ${unique.join('\n  - ')}`, unique);

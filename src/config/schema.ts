@@ -106,6 +106,39 @@ export const datasetSchema = section({
   dead_letter_stream: optionalString({ shownDefault: '`<updates_stream>:dead`', doc: 'Redis Stream `malt consume` appends malformed or invalid entries to, with the reason.' }),
 });
 
+const API_KEY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+const SHA256_HASH = /^sha256:[0-9a-fA-F]{64}$/;
+
+export const rateLimitSchema = z.preprocess((v) => (v === undefined ? null : v), section({
+  rps: z.number({ error: (iss) => `must be a number of requests per second above 0, at most 1000000, got ${JSON.stringify(iss.input)}` }).gt(0).max(1_000_000)
+    .meta({ doc: 'Requests per second the key may make on average.', shownDefault: 'required', range: '> 0' }),
+  burst: optionalInteger(1, 10_000_000, { shownDefault: '`rps` rounded up', doc: 'Most requests the key may make at once after being idle.' }),
+}).nullable()).meta({ type: 'mapping', shownDefault: 'none', doc: 'Per-key token bucket `{rps, burst}`; over it a call is `RATE_LIMITED` (429 / `RESOURCE_EXHAUSTED`).' });
+
+export const apiKeySchema = section({
+  name: requiredString({ doc: 'A name for the key (logs, errors); unique; 1–64 letters, digits, `_ . : -`.' })
+    .refine((s) => API_KEY_NAME.test(s), { error: 'must be 1–64 characters of letters, digits, _ . : -' }),
+  hash: requiredString({ doc: '`sha256:<hex>`: the SHA-256 of the token, in hex (`printf %s "$TOKEN" | sha256sum`). The token itself is never configured.' })
+    .refine((s) => SHA256_HASH.test(s), { error: 'must be sha256: followed by 64 hex digits (the SHA-256 of the token)' }),
+  scopes: z.array(z.enum(['read', 'write', 'admin'], { error: (iss) => `unknown scope ${JSON.stringify(iss.input)} (read, write, admin)` }), { error: 'must be a list of scopes: read, write, admin' })
+    .min(1, { error: 'must list at least one scope' }).meta({ type: 'list of `read` \\| `write` \\| `admin`', shownDefault: 'required', doc: '`read`: lookups; `write`: real-time updates; `admin`: rollback and other admin calls. Scopes do not imply one another.' }),
+  rate_limit: rateLimitSchema,
+});
+
+/** `auth: none` is shorthand for `auth: { mode: none }`. */
+export const authSchema = z.preprocess((v) => (v === 'none' ? { mode: 'none' } : v === null || v === undefined ? {} : v), section({
+  mode: oneOf(['keys', 'none'], 'keys', { doc: '`keys`: calls need an API key as soon as `keys` lists one (with no keys, malt serves open on a loopback `host` only and refuses to start on any other). `none`: serve without authentication on purpose. `auth: none` is short for `auth: { mode: none }`.', env: 'MALT_AUTH' }),
+  keys: z.preprocess((v) => (v === undefined || v === null ? [] : v), z.array(apiKeySchema, { error: 'must be a list of {name, hash, scopes}' }))
+    .meta({ type: 'list', shownDefault: 'none', doc: 'The API keys; see the `auth.keys[]` table. `MALT_API_KEYS` (the same list as JSON) replaces it.', env: 'MALT_API_KEYS' }),
+})).meta({ doc: 'API keys and scopes. See [docs/security.md](security.md).' });
+
+export const tlsSchema = optionalSection({
+  cert: optionalString({ type: 'path', doc: 'PEM certificate chain HTTP and gRPC serve. With `key`, turns TLS on for both; re-read on SIGHUP and when the file changes.' }),
+  key: optionalString({ type: 'path', doc: 'PEM private key of `cert`.' }),
+  client_ca: optionalString({ type: 'path', doc: 'PEM CA bundle client certificates are verified against; clients are asked for a certificate.' }),
+  require_client_cert: boolean(false, { doc: 'Refuse connections without a client certificate signed by `client_ca` (mutual TLS), on HTTP and gRPC.' }),
+}, { doc: 'TLS for HTTP and gRPC. See [docs/security.md](security.md).' });
+
 export const configSchema = section({
   redis: redisSchema,
   serving: servingSchema,
@@ -113,6 +146,8 @@ export const configSchema = section({
   loader: loaderSchema,
   s3: s3Schema,
   consume: consumeSchema,
+  auth: authSchema,
+  tls: tlsSchema,
   datasets: z.array(datasetSchema, { error: 'must be a non-empty list' }).min(1, { error: 'must be a non-empty list' }),
 });
 

@@ -8,7 +8,11 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { fileURLToPath } from 'node:url';
+import type { AuthPolicy } from '../auth/auth-policy.js';
+import { guardService } from '../auth/grpc-auth.js';
 import { MaltError, toMaltError } from '../errors.js';
+import { grpcServerCredentials } from '../tls/grpc-server-credentials.js';
+import type { TlsFiles } from '../tls/tls-files.js';
 import type { EntityResult, Lookup } from './lookup.js';
 import { type EncodedMessage, encodeBatchGetResponse, encodeEntityResult } from './proto-encoding.js';
 
@@ -114,23 +118,35 @@ interface GetReq { entity_id: string; datasets: string[] }
 interface BatchReq { entity_ids: string[]; datasets: string[] }
 interface SegReq { entity_id: string; dataset: string }
 
-export async function startGrpc(lookup: Lookup, opts: UnaryOptions & { host: string; port: number }): Promise<GrpcServing> {
+export interface GrpcServerOptions extends UnaryOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Checks each call's `authorization` metadata for its method's scope (src/auth/scopes.ts); default: open. */
+  readonly auth?: AuthPolicy;
+  /** Serve TLS with these (reloaded) certificates; default plaintext. */
+  readonly tls?: TlsFiles | null;
+}
+
+export async function startGrpc(lookup: Lookup, opts: GrpcServerOptions): Promise<GrpcServing> {
+  const { auth } = opts;
+  // Every method of the service object is guarded by its declared scope; add methods inside guard().
+  const guard = <T extends object>(impl: T): T => (auth ? guardService(impl, auth, (e) => fail(e, opts.log)) : impl);
   const pkgDef = loadServingPackage();
   const loaded = grpc.loadPackageDefinition(pkgDef) as unknown as { malt: { v1: { Serving: grpc.ServiceClientConstructor } } };
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
-  server.addService(servingDefinition(loaded.malt.v1.Serving.service), {
+  server.addService(servingDefinition(loaded.malt.v1.Serving.service), guard({
     Get: unary<GetReq>(opts, async (req, t) => entityBytes((await lookup.get([req.entity_id], req.datasets, t))[0] as EntityResult)),
     BatchGet: unary<BatchReq>(opts, async (req, t) => encodeBatchGetResponse((await lookup.get(req.entity_ids, req.datasets, t)).map(protoParts))),
     GetSegments: unary<SegReq>(opts, async (req, t) => {
       const seg = await lookup.segments(req.entity_id, req.dataset, t);
       return { entity_id: req.entity_id, segments: seg.segments, version: seg.version, found: seg.found };
     }),
-  });
+  }));
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);
   new ReflectionService(pkgDef).addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${opts.host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(`${opts.host}:${opts.port}`, grpcServerCredentials(opts.tls ?? null), (err, p) => (err ? reject(err) : resolve(p)));
   });
   return {
     server, port, health,

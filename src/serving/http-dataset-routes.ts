@@ -1,10 +1,9 @@
 /**
- * HTTP dataset routes: what each dataset serves, its versions, and rollback (an admin call:
- * with serving.admin_token set it needs `Authorization: Bearer <token>`; without one it is only
- * allowed when the server listens on loopback). Redis work here is bounded by a deadline too.
+ * HTTP dataset routes: what each dataset serves, its versions, and rollback (an admin call: the
+ * route declares `scope: 'admin'` and the auth hook checks it; see src/auth/auth-policy.ts).
+ * Redis work here is bounded by a deadline too.
  */
-import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { MaltConfig } from '../config.js';
 import { MaltError } from '../errors.js';
 import type { SnapshotStore } from '../store/snapshot-store.js';
@@ -12,23 +11,6 @@ import { provenanceJson, versionsJson } from '../model/version-json.js';
 import { withDeadline } from './deadline.js';
 import { datasetsSchema } from './http-schemas.js';
 import type { VersionTracker } from './version-tracker.js';
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
-function checkAdmin(config: MaltConfig, req: FastifyRequest): void {
-  const token = config.serving.adminToken;
-  if (token === null) {
-    if (LOOPBACK.has(config.serving.host)) return;
-    throw new MaltError('ADMIN_DISABLED', 'rollback over HTTP is off on a server listening beyond loopback; set serving.admin_token (or MALT_ADMIN_TOKEN), or use `malt rollback`');
-  }
-  // The auth scheme is case-insensitive (RFC 9110 §11.1); the token is not.
-  const m = /^bearer +(.*)$/i.exec(String(req.headers.authorization ?? ''));
-  const given = Buffer.from(m ? m[1]! : '');
-  const wanted = Buffer.from(token);
-  if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
-    throw new MaltError('UNAUTHENTICATED', 'rollback needs the header Authorization: Bearer <serving.admin_token>');
-  }
-}
 
 /** `to` from the rollback body: absent, a positive integer, or a decimal string of one. */
 function rollbackTarget(body: unknown): number | undefined {
@@ -70,9 +52,8 @@ export function registerDatasetRoutes(app: FastifyInstance, config: MaltConfig, 
     return versionsJson(req.params.name, current, versions);
   });
 
-  app.post<{ Params: { name: string }; Body: unknown }>('/v1/datasets/:name/rollback', { schema: datasetsSchema.rollback }, async (req) => {
+  app.post<{ Params: { name: string }; Body: unknown }>('/v1/datasets/:name/rollback', { schema: datasetsSchema.rollback, config: { scope: 'admin' } }, async (req) => {
     known(req.params.name);
-    checkAdmin(config, req);
     const to = rollbackTarget(req.body);
     const res = await withDeadline(store.rollback(req.params.name, to), deadlineMs);
     // This replica serves the rolled-back version before it answers.

@@ -7,6 +7,10 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { Server as HttpsServer } from 'node:https';
+import { AuthPolicy } from '../auth/auth-policy.js';
+import { addAuthHook } from '../auth/http-auth.js';
+import type { TlsFiles } from '../tls/tls-files.js';
 import type { Redis } from 'ioredis';
 import type { MaltConfig } from '../config.js';
 import { ERROR_CATALOG, MaltError, errorBody, toMaltError } from '../errors.js';
@@ -29,6 +33,10 @@ export interface HttpDeps {
   readonly logger?: boolean;
   /** Where unexpected (INTERNAL) errors are logged. */
   readonly log?: (msg: string) => void;
+  /** Who may call what (default: from the config; share one so rate limits span both transports). */
+  readonly auth?: AuthPolicy;
+  /** Serve HTTPS with these (reloaded) certificates; default plain HTTP. */
+  readonly tls?: TlsFiles | null;
 }
 
 /** Longest raw (percent-encoded) path parameter the router accepts. */
@@ -80,7 +88,10 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   // find-my-way refuses path parameters over 100 characters (414) by default, before any handler
   // runs; a valid id is up to 256 UTF-8 bytes, i.e. up to 768 characters once percent-encoded.
   // Allow enough that over-long ids reach the lookup and get the catalog's INVALID_ENTITY_ID.
+  const tls = deps.tls ?? null;
   const app = Fastify({
+    // HTTPS typing differs only in the server type; the routes do not depend on it.
+    ...(tls ? { https: tls.httpsOptions() } : {}) as object,
     logger: deps.logger ?? false, bodyLimit: config.serving.maxBodyBytes, return503OnClosing: true,
     routerOptions: { maxParamLength: MAX_PARAM_CHARS },
     // Refuse rather than silently fix bad bodies: no dropped unknown fields, no "a" → ["a"].
@@ -104,6 +115,12 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     }
     done();
   });
+  addAuthHook(app, deps.auth ?? new AuthPolicy(config), sendError);
+  if (tls) {
+    // New certificates apply to new connections; open ones keep theirs (no restart, no drop).
+    const stop = tls.onChange((ctx) => (app.server as unknown as HttpsServer).setSecureContext(ctx));
+    app.addHook('onClose', (_i, done) => { stop(); done(); });
+  }
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = fromFastifyError(err);
     if (e.code === 'INTERNAL') deps.log?.(`INTERNAL error on ${req.method} ${req.url}: ${err.stack ?? err.message}`);
