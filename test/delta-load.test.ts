@@ -3,11 +3,12 @@
  * exact decimals, timestamp_ntz, type widening, refused column types, time travel, and a table
  * read from S3 (fauxqs) served exactly as the same table read from local disk.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServingApp } from '../src/app.js';
 import type { MaltConfig } from '../src/config.js';
-import { appsClosedAfterAll, load, makeConfig, serve } from './support/fixtures.js';
+import { appsClosedAfterAll, load, makeConfig, serve, tmpDir } from './support/fixtures.js';
 import { startS3Server, type TestS3Server } from './support/s3-server.js';
 
 const SPARK = path.resolve(import.meta.dirname, '../../shared/testdata/delta-spark');
@@ -199,6 +200,25 @@ describe('Delta tables load exactly', () => {
     expect(await values(app, 'v0', '15')).toBeNull();
     expect(await values(app, 'asof', '15')).toEqual({});
     expect(await values(app, 'asof', '25')).toBeNull();
+  });
+});
+
+describe('an empty Delta table', () => {
+  it('(schema, no live files) loads zero rows; min_rows decides whether it publishes', async () => {
+    const root = path.join(tmpDir(), 'empty_table');
+    mkdirSync(path.join(root, '_delta_log'), { recursive: true });
+    const schema = JSON.stringify({ type: 'struct', fields: [{ name: 'id', type: 'long', nullable: true, metadata: {} }, { name: 'score', type: 'double', nullable: true, metadata: {} }] });
+    writeFileSync(path.join(root, '_delta_log', '00000000000000000000.json'), [
+      { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
+      { metaData: { id: 'e0e0e0e0-0000-4000-8000-000000000000', format: { provider: 'parquet', options: {} }, schemaString: schema, partitionColumns: [], configuration: {}, createdTime: 1700000000000 } },
+      { commitInfo: { timestamp: 1700000000000, operation: 'CREATE TABLE' } },
+    ].map((a) => JSON.stringify(a)).join('\n') + '\n');
+    const cfg = makeConfig({ datasets: [
+      deltaDataset('empty_ok', root, 'id'),
+      { ...deltaDataset('empty_refused', root, 'id'), checks: { min_rows: 1 } },
+    ] });
+    expect(await load(cfg, 'empty_ok')).toMatchObject({ status: 'published', files: 0, rowsRead: 0, rows: 0 });
+    expect((await load(cfg, 'empty_refused').catch((e) => e)).code).toBe('CHECK_FAILED');
   });
 });
 
