@@ -19,7 +19,7 @@ import {
   type ComposeFile, type Container, type K8sObject, type MaltInvocation, type PodFailurePolicy, type PodTemplate, type Probe, K8S_DIR, REPO, argvOf, composeEnv,
   dockerInstructions, instructionArgv, k8sObjects, maltInvocations, manifestFiles, parseYamlFile, selects, workloads,
 } from './support/deploy-manifests.js';
-import { featuresDataset, load, makeConfig, serve, tmpDir, writePlayers } from './support/fixtures.js';
+import { featuresDataset, load, redisUrl, serve, tmpDir, uniquePrefix, writePlayers } from './support/fixtures.js';
 
 /** The apiVersion each kind the manifests may use must have (all GA APIs). */
 const API_VERSIONS: Record<string, string> = {
@@ -51,10 +51,21 @@ function configMapConfig(env: Record<string, string>): MaltConfig {
   return loadConfig({ document: parseYaml(cm.data['malt.yaml'] ?? ''), env, baseDir: CONFIG_MOUNT });
 }
 
-/** Literal env values of a container (secrets get a placeholder, as the cluster would fill them). */
+/** A Secret's value as the cluster would give it to a container. */
+function secretValue(name: string, key: string): string | undefined {
+  const s = byKind('Secret').find((o) => o.metadata.name === name);
+  return s?.stringData?.[key] ?? (s?.data?.[key] === undefined ? undefined : Buffer.from(s.data[key] ?? '', 'base64').toString('utf8'));
+}
+
+/** The environment a container runs with: the image's ENV, then its env with Secret values filled in. */
 function containerEnv(c: Container): Record<string, string> {
   const env: Record<string, string> = { ...imageEnv };
-  for (const e of c.env ?? []) env[e.name] = e.value ?? (e.name === 'REDIS_URL' ? 'redis://redis.test:6379' : 'secret');
+  for (const e of c.env ?? []) {
+    const ref = e.valueFrom?.secretKeyRef;
+    const value = e.value ?? (ref ? secretValue(ref.name, ref.key) : undefined);
+    if (value === undefined) throw new Error(`${c.name}: env ${e.name} has no value`);
+    env[e.name] = value;
+  }
   return env;
 }
 
@@ -159,7 +170,7 @@ describe('Kubernetes manifests', () => {
   });
 
   it('the Indexed Job loads each dataset of the ConfigMap once, and load Jobs fail at once on exit 2 and 3', () => {
-    const datasets = configMapConfig({ REDIS_URL: 'redis://redis.test:6379' }).datasets.map((d) => d.name);
+    const datasets = configMapConfig(containerEnv(serveContainer())).datasets.map((d) => d.name);
     const job = byKind('Job').find((j) => j.spec?.completionMode === 'Indexed');
     expect(job, 'an Indexed Job').toBeDefined();
     expect(job?.spec?.completions).toBe(datasets.length);
@@ -318,7 +329,12 @@ describe('probes and healthchecks against a real serving app', () => {
   beforeAll(async () => {
     const dir = tmpDir();
     writePlayers(path.join(dir, 'p.parquet'), [{ id: 'a', ltv: 1, level: 1, country: 'SE', is_payer: true, last_login: null, tags: null }]);
-    config = makeConfig({ datasets: [featuresDataset('player_features', path.join(dir, 'p.parquet'))] });
+    // On loopback, with the API keys the serve Deployment gets: probes carry no credentials.
+    config = loadConfig({
+      document: { redis: { url: redisUrl(), key_prefix: uniquePrefix() }, serving: { http_port: 0, grpc_port: 0 }, datasets: [featuresDataset('player_features', path.join(dir, 'p.parquet'))] },
+      env: { MALT_API_KEYS: containerEnv(c)['MALT_API_KEYS'] ?? '' },
+      baseDir: dir,
+    });
     app = await serve(config);
     health = healthClient(app.grpcPort);
   });
