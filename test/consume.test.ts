@@ -13,9 +13,10 @@ import { stringify } from 'yaml';
 import type { ServingApp } from '../src/app.js';
 import type { MaltConfig } from '../src/config.js';
 import { consumedStreams, startStreamConsumer, type ConsumerRun } from '../src/consume/stream-consumer.js';
+import { parseEntry } from '../src/consume/stream-entry.js';
 import { writeParquet } from '../src/sample/write-parquet.js';
 import { createUpdateWritePath, type UpdateWritePath } from '../src/updates/write-path.js';
-import { appsClosedAfterAll, featuresDataset, load, makeConfig, redisUrl, serve, tmpDir, uniquePrefix, writePlayers, type PlayerRow } from './support/fixtures.js';
+import { appsClosedAfterAll, featuresDataset, load, makeConfig, ownRedis, redisUrl, serve, tmpDir, uniquePrefix, writePlayers, type PlayerRow } from './support/fixtures.js';
 
 const BIN = path.resolve('bin/malt.js');
 const apps = appsClosedAfterAll();
@@ -32,8 +33,8 @@ const T0 = Date.parse('2030-01-01T00:00:00Z'); // after every load's as-of time:
 const at = (ms: number): string => new Date(T0 + ms).toISOString();
 const row = (id: string, ltv: number, level: number): PlayerRow => ({ id, ltv, level, country: 'US', is_payer: false, last_login: null, tags: null });
 
-function redis(): Redis {
-  const r = new Redis(redisUrl());
+function redis(url = redisUrl()): Redis {
+  const r = new Redis(url);
   clients.push(r);
   return r;
 }
@@ -41,7 +42,7 @@ function redis(): Redis {
 interface Setup { dir: string; prefix: string; config: MaltConfig; doc: Record<string, unknown>; stream: string; segStream: string; app: ServingApp }
 
 /** A loaded features dataset (p0–p9) and segments dataset, both consumed, and a serving app. */
-async function setup(consume: Record<string, unknown> = {}): Promise<Setup> {
+async function setup(consume: Record<string, unknown> = {}, url = redisUrl()): Promise<Setup> {
   const dir = tmpDir();
   const prefix = uniquePrefix();
   writePlayers(path.join(dir, 'players.parquet'), Array.from({ length: 10 }, (_, i) => row(`p${i}`, i, i)));
@@ -52,14 +53,14 @@ async function setup(consume: Record<string, unknown> = {}): Promise<Setup> {
   const stream = `${prefix}:in:players`;
   const segStream = `${prefix}:in:segs`;
   const doc = {
-    redis: { url: redisUrl(), key_prefix: prefix },
+    redis: { url, key_prefix: prefix },
     consume: { block_ms: 200, claim_idle_ms: 400, batch_size: 50, ...consume },
     datasets: [
       featuresDataset('players', path.join(dir, 'players.parquet'), { updates: { enabled: true }, updates_stream: stream, checks: { min_rows: 1 } }),
       { name: 'segs', kind: 'segments', source: { format: 'parquet', uri: path.join(dir, 'segs.parquet') }, key: 'player_id', segment_column: 'segment', updates: { enabled: true }, updates_stream: segStream },
     ],
   };
-  const config = makeConfig(doc, { prefix });
+  const config = makeConfig(doc, { prefix, url });
   await load(config, 'players');
   await load(config, 'segs');
   const app = await serve(config);
@@ -146,6 +147,36 @@ async function deadLetters(r: Redis, stream: string): Promise<Map<string, string
   const entries = (await r.xrange(stream, '-', '+')) as [string, string[]][];
   return entries.map(([, f]) => new Map(Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i] as string, f[2 * i + 1] as string])));
 }
+
+describe('stream entries', () => {
+  it('are parsed into write-path items; one without event_time is timed by its stream id (the same on every redelivery)', () => {
+    const id = `${T0 + 5}-3`;
+    expect(parseEntry([id, ['entity_id', 'p1', 'op', 'upsert', 'values', '{"level":"1"}', 'x', 'y']])).toEqual({
+      ok: true, id, fields: ['entity_id', 'p1', 'op', 'upsert', 'values', '{"level":"1"}', 'x', 'y'],
+      item: { entity_id: 'p1', op: 'upsert', values: { level: '1' }, event_time: at(5) },
+    });
+    expect(parseEntry([id, ['entity_id', 'p1', 'op', 'remove', 'segment', 'whale', 'event_time', at(1)]])).toMatchObject({ ok: true, item: { op: 'remove', segment: 'whale', event_time: at(1) } });
+    const bad = (fields: string[]): string => {
+      const p = parseEntry(['1-0', fields]);
+      return p.ok ? 'ok' : p.message;
+    };
+    expect(bad(['op', 'delete'])).toMatch(/missing "entity_id"/);
+    expect(bad(['entity_id', 'p1'])).toMatch(/missing "op"/);
+    expect(bad(['entity_id', 'p1', 'op', 'add'])).toMatch(/needs "segment"/);
+    expect(bad(['entity_id', 'p1', 'op', 'upsert'])).toMatch(/needs "values"/);
+    expect(bad(['entity_id', 'p1', 'op', 'upsert', 'values', '[1]'])).toMatch(/must be a JSON object, got an array/);
+    expect(bad(['entity_id', 'p1', 'op', 'delete', 'event_time', 'yesterday'])).toMatch(/RFC 3339/);
+    expect(parseEntry(['1-0', null])).toMatchObject({ ok: false, message: expect.stringMatching(/deleted from the stream/) });
+  });
+
+  it('a dataset with an updates_stream but updates disabled, or two datasets on one stream, is a config error', () => {
+    const ds = (name: string, extra: Record<string, unknown>) => featuresDataset(name, '/nowhere', extra);
+    expect(() => consumedStreams(makeConfig({ datasets: [ds('a', { updates_stream: 's' })] }))).toThrow(/updates.enabled: true/);
+    expect(() => consumedStreams(makeConfig({ datasets: [ds('a', { updates: { enabled: true }, updates_stream: 's' }), ds('b', { updates: { enabled: true }, updates_stream: 's' })] }))).toThrow(/same updates_stream "s"/);
+    const cfg = makeConfig({ datasets: [ds('a', { updates: { enabled: true }, updates_stream: 's' }), ds('b', {})] });
+    expect(consumedStreams(cfg)).toEqual([{ dataset: 'a', stream: 's', deadLetterStream: 's:dead', group: 'malt' }]);
+  });
+});
 
 describe('malt consume: stream entries through the write path', () => {
   it('applies upserts, deletes and segment add/remove; acknowledges them; served over HTTP', async () => {
@@ -262,6 +293,8 @@ describe('malt consume: stream entries through the write path', () => {
 });
 
 describe('malt consume (the CLI)', () => {
+  // Its own redis-server: the test pauses writes (CLIENT PAUSE) to catch a consumer with a batch in hand.
+  const own = ownRedis();
   function start(configFile: string, name: string): { child: ChildProcess; stderr: () => string; exit: Promise<number | null> } {
     const child = spawn(process.execPath, [BIN, 'consume', '-c', configFile, '--consumer', name], { env: { ...process.env }, stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(child);
@@ -272,10 +305,10 @@ describe('malt consume (the CLI)', () => {
   }
 
   it('SIGKILL mid-stream, another consumer claims what was in hand: every entry applied as the model says, none lost; SIGTERM drains and exits 0', async () => {
-    const s = await setup({ claim_idle_ms: 500, batch_size: 25 });
+    const s = await setup({ claim_idle_ms: 500, batch_size: 25 }, own.url);
     const file = path.join(s.dir, 'malt.yaml');
     writeFileSync(file, stringify(s.doc));
-    const r = redis();
+    const r = redis(own.url);
     const N = 3000;
     // Entry i sets level of k<i> to i (each one checkable); then stale entries (older event time) for the first third must lose.
     const fresh = Array.from({ length: N }, (_, i) => ({ entity_id: `k${i}`, op: 'upsert', values: JSON.stringify({ level: String(i) }), event_time: at(10_000 + i) }));
@@ -284,15 +317,26 @@ describe('malt consume (the CLI)', () => {
 
     await xadd(r, s.stream, all);
     const first = start(file, 'first');
-    await until('the first consumer is mid-stream, a batch in hand', async () => {
-      const g = await groupState(r, s.stream);
-      return g.pending > 0 && g.lag <= all.length - 500;
-    }, 30_000);
-    first.child.kill('SIGKILL');
-    expect(await first.exit).toBe(null);
+    await until('the first consumer is mid-stream', async () => (await groupState(r, s.stream)).lag <= all.length - 500, 30_000);
+    // Freeze writes so the consumer stops wherever it is; kill it once that is with a batch in hand.
+    let inHand = 0;
+    for (let attempt = 0; attempt < 50 && inHand === 0; attempt++) {
+      await r.call('CLIENT', 'PAUSE', '5000', 'WRITE');
+      try {
+        await new Promise((res) => setTimeout(res, 50));
+        const g = await groupState(r, s.stream);
+        if (g.pending > 0 && g.lag > 0) {
+          first.child.kill('SIGKILL');
+          expect(await first.exit).toBe(null);
+          inHand = g.pending;
+        }
+      } finally {
+        await r.call('CLIENT', 'UNPAUSE');
+      }
+    }
+    expect(inHand).toBeGreaterThan(0); // killed mid-stream (lag > 0) with entries delivered, not acknowledged
     const afterKill = await groupState(r, s.stream);
-    expect(afterKill.lag).toBeGreaterThan(0); // killed before it was done
-    expect(afterKill.pending).toBeGreaterThan(0); // and with entries delivered, not acknowledged
+    expect(afterKill.pending).toBe(inHand);
 
     const second = start(file, 'second');
     await until('every entry applied and acknowledged', drained(r, s.stream), 60_000);

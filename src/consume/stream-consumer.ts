@@ -68,7 +68,10 @@ export function defaultConsumerName(): string {
   return `${os.hostname()}-${process.pid}`;
 }
 
-/** The streams `malt consume` reads for `datasets` (every one with an `updates_stream`). */
+/**
+ * The streams `malt consume` reads for `datasets` (default: every one with an `updates_stream`).
+ * Throws CONFIG_INVALID when two datasets share a stream or one has updates disabled.
+ */
 export function consumedStreams(config: MaltConfig, datasets: readonly string[] = []): ConsumedStream[] {
   const chosen = config.datasets.filter((d) => d.updatesStream !== null && (datasets.length === 0 || datasets.includes(d.name)));
   const seen = new Map<string, string>();
@@ -76,6 +79,7 @@ export function consumedStreams(config: MaltConfig, datasets: readonly string[] 
     const other = seen.get(d.updatesStream as string);
     if (other !== undefined) throw new MaltError('CONFIG_INVALID', `datasets "${other}" and "${d.name}" have the same updates_stream "${d.updatesStream}"`);
     seen.set(d.updatesStream as string, d.name);
+    if (!d.updates.enabled) throw new MaltError('CONFIG_INVALID', `dataset "${d.name}" has an updates_stream but does not accept updates: set updates.enabled: true`);
   }
   return chosen.map((d) => ({ dataset: d.name, stream: d.updatesStream as string, deadLetterStream: d.deadLetterStream as string, group: config.consume.group }));
 }
