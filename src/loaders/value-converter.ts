@@ -2,6 +2,8 @@
  * Converts values as hyparquet returns them into malt's typed in-memory values, or says why a
  * row (bad key) or one value must be rejected. Rejections are counted by reason in the version's
  * load report: rows by reason, values per column by reason (a rejected value is stored as null).
+ * Decimals arrive as exact DecimalValues (file-projection.ts): canonical text for string columns
+ * and keys, the nearest double for double columns.
  */
 import { type ColumnType, type TypedValue, timestampInRange } from '../column-types.js';
 import { entityIdProblem } from '../entity-id.js';
