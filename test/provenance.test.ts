@@ -5,7 +5,7 @@
  * snapshot and declaration equal the served version's is skipped without reading a data file.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -44,6 +44,26 @@ function deltaDataset(name: string, uri: string, source: Record<string, unknown>
 function scrambleKeepingListing(file: string): void {
   const st = statSync(file);
   writeFileSync(file, Buffer.alloc(st.size, 0x5a));
+  utimesSync(file, st.atime, st.mtime);
+}
+
+/**
+ * Overwrites a Parquet file's data pages (every byte between the leading magic and the footer)
+ * keeping its size, footer and mtime: what a listing and a footer read see is unchanged, but a
+ * load that read the rows would fail.
+ */
+/** Gives a file a whole-second mtime, which utimes restores exactly (a fractional one may come back 1 ms off). */
+function roundMtime(file: string): void {
+  const t = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+  utimesSync(file, t, t);
+}
+
+function scrambleDataPages(file: string): void {
+  const st = statSync(file);
+  const bytes = readFileSync(file);
+  const footerLength = bytes.readUInt32LE(bytes.length - 8);
+  bytes.fill(0x5a, 4, bytes.length - 8 - footerLength);
+  writeFileSync(file, bytes);
   utimesSync(file, st.atime, st.mtime);
 }
 
@@ -131,19 +151,21 @@ describe('skip by source snapshot', () => {
     const dir = tmpDir();
     const file = path.join(dir, 'lake', 'a.parquet');
     writePlayers(file, rows(5));
+    roundMtime(file);
     const prefix = uniquePrefix();
     const cfg = makeConfig({ datasets: [featuresDataset('sk_pq', path.dirname(file))] }, { prefix });
     const first = await load(cfg, 'sk_pq');
     expect(first.status).toBe('published');
-    // Same size and mtime, bytes no Parquet reader accepts: only a load that reads no data file can succeed.
-    scrambleKeepingListing(file);
+    // Same listing and footer, data pages no reader accepts: only a load that reads no rows can succeed.
+    // (For local Parquet the fingerprint also hashes each file's footer, see resolve-source.ts.)
+    scrambleDataPages(file);
     const again = await load(cfg, 'sk_pq');
     expect(again).toMatchObject({ status: 'skipped', skipReason: 'unchanged', version: 1, rowsRead: 0, fingerprint: first.fingerprint, sourceVersion: null, sourceAsOf: first.sourceAsOf });
     // The same snapshot under another declaration is loaded (and here fails on the scrambled bytes).
     const changed = makeConfig({ datasets: [featuresDataset('sk_pq', path.dirname(file), { keep_versions: 4 })] }, { prefix });
     const err = await load(changed, 'sk_pq').catch((e) => e);
     expect(err.code).toBe('SOURCE_UNREADABLE');
-    expect(err.message).toContain('a.parquet is not a readable Parquet file');
+    expect(err.message).toContain('a.parquet: row group at rows 0–5 could not be decoded');
   });
 
   it('Delta: the same table version is skipped without reading a data file; a new version is loaded', async () => {

@@ -5,7 +5,7 @@
  * `--force` publishes anyway while recording them. Real loads into a real redis-server.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +34,26 @@ function players(n: number, ltvNulls = 0, countryNulls = 0): PlayerRow[] {
   return Array.from({ length: n }, (_, i) => ({
     id: `p${i}`, ltv: i < ltvNulls ? null : i + 0.5, level: i, country: i < countryNulls ? null : 'DE', is_payer: true, last_login: null, tags: null,
   }));
+}
+
+/**
+ * Overwrites a Parquet file's data pages (every byte between the leading magic and the footer)
+ * keeping its size, footer and mtime: what a listing and a footer read see is unchanged, but a
+ * load that read the rows would fail.
+ */
+/** Gives a file a whole-second mtime, which utimes restores exactly (a fractional one may come back 1 ms off). */
+function roundMtime(file: string): void {
+  const t = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+  utimesSync(file, t, t);
+}
+
+function scrambleDataPages(file: string): void {
+  const st = statSync(file);
+  const bytes = readFileSync(file);
+  const footerLength = bytes.readUInt32LE(bytes.length - 8);
+  bytes.fill(0x5a, 4, bytes.length - 8 - footerLength);
+  writeFileSync(file, bytes);
+  utimesSync(file, st.atime, st.mtime);
 }
 
 interface Gate { check: string; column: string | null; actual: number | string; limit: number | string; message: string }
@@ -200,6 +220,42 @@ describe('quality gates', () => {
     expect((await malt(['versions', 'g_cli', '-c', cfgFile], env)).stdout).toContain('overridden check min_rows: 3 vs limit 5');
   });
 
+  it('a refused source is refused again without reading a data file until it, the declaration or the served version changes', async () => {
+    const { dir, cfg, prefix } = setup('g_again');
+    const good = path.join(dir, 'good.parquet');
+    const small = path.join(dir, 'lake', 'small.parquet');
+    writePlayers(good, players(10));
+    writePlayers(small, players(3));
+    roundMtime(small);
+    const refusing = cfg(path.dirname(small), { checks: { min_rows: 5 } });
+    expect((await load(refusing, 'g_again').catch((e) => e)).code).toBe('CHECK_FAILED');
+    // Same listing and footer, data pages no reader accepts: a load that read the rows would fail.
+    const st = statSync(small);
+    scrambleDataPages(small);
+    const again = await load(refusing, 'g_again').catch((e) => e);
+    expect(again.code).toBe('CHECK_FAILED');
+    expect(again.message).toContain('3 rows loaded, fewer than checks.min_rows (5)');
+    expect(again.message).toContain('unchanged since version 1 was refused; no data was read');
+    const redis = newRedis(refusing);
+    const store = new SnapshotStore(redis, new KeyLayout(prefix));
+    expect((await store.listVersions('g_again')).map((v) => [v.id, v.state])).toEqual([[1, 'failed']]);
+    // --force reads the rows (and here fails on them).
+    const forced = await load(refusing, 'g_again', true).catch((e) => e);
+    expect(forced.code).toBe('SOURCE_UNREADABLE');
+    expect(forced.message).toContain('could not be decoded');
+    // A changed declaration is loaded (the file restored, and a limit it meets).
+    writePlayers(small, players(3));
+    utimesSync(small, st.atime, st.mtime);
+    expect(await load(cfg(path.dirname(small), { checks: { min_rows: 3 } }), 'g_again')).toMatchObject({ status: 'published', version: 3 });
+    // A newly served version makes the refused declaration worth checking again: refused anew, as version 4.
+    const err = await load(refusing, 'g_again').catch((e) => e);
+    expect(err.code).toBe('CHECK_FAILED');
+    expect(err.message).not.toContain('unchanged since');
+    expect((await store.listVersions('g_again')).map((v) => [v.id, v.state])).toEqual([[4, 'failed'], [3, 'published']]);
+    expect((await load(refusing, 'g_again').catch((e) => e)).message).toContain('unchanged since version 4 was refused');
+    redis.disconnect();
+  });
+
   it('schema: a served column that disappears or changes type is refused before any row is written, unless allowed', async () => {
     const { dir, cfg, prefix } = setup('g_schema');
     const file = path.join(dir, 'a.parquet');
@@ -234,13 +290,17 @@ describe('quality gates', () => {
   it('a refused version stays listed through further refusals (its data keys deleted) until the next successful load', async () => {
     const { dir, cfg, prefix } = setup('g_keep');
     const good = path.join(dir, 'good.parquet');
-    const small = path.join(dir, 'small.parquet');
     writePlayers(good, players(300));
-    writePlayers(small, players(200));
     const checks = { min_rows: 250 };
-    const c = cfg(small, { checks, keep_versions: 2 });
     expect((await load(cfg(good, { checks, keep_versions: 2 }), 'g_keep')).version).toBe(1);
-    for (let i = 0; i < 3; i++) expect((await load(c, 'g_keep').catch((e) => e)).code).toBe('CHECK_FAILED');
+    // Three refused snapshots (three different files).
+    let c = cfg(good);
+    for (let i = 0; i < 3; i++) {
+      const small = path.join(dir, `small-${i}.parquet`);
+      writePlayers(small, players(200));
+      c = cfg(small, { checks, keep_versions: 2 });
+      expect((await load(c, 'g_keep').catch((e) => e)).code).toBe('CHECK_FAILED');
+    }
     const redis = newRedis(c);
     const keys = new KeyLayout(prefix);
     const store = new SnapshotStore(redis, keys);
