@@ -22,12 +22,14 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { registerScripts } from './lua-scripts.js';
 
 /** Registered Lua scripts (lua-scripts.ts) that take exactly one data key, KEYS[1]. */
-export type DataScript = 'maltAddSegments';
+export type DataScript = 'maltAddSegments' | 'maltApplyOverlay' | 'maltReclaimOverlay';
 
 /** One single-key command on a data key. */
 export type DataCommand =
   /** HGET key field, the value as a Buffer (reply null when absent). */
   | { readonly op: 'hgetBuffer'; readonly key: string; readonly field: string }
+  /** HGETALL key as field → string (an update overlay, store/overlay-store.ts); {} when absent. */
+  | { readonly op: 'hgetall'; readonly key: string }
   /** HSET key field value; reply 1 (new field) or 0 (overwritten). */
   | { readonly op: 'hset'; readonly key: string; readonly field: string; readonly value: string | Buffer }
   /** UNLINK key; reply 1 (deleted) or 0 (absent). */
@@ -51,25 +53,29 @@ export interface BatchOptions {
 }
 
 export const DEFAULT_CHUNK_SIZE = 1000;
+const NO_OPTIONS: BatchOptions = {};
 
 /**
  * Sends `commands`; resolves with one outcome per command, in the order given. A command Redis
- * refuses (e.g. WRONGTYPE) fails alone, as its outcome's error; the promise rejects only when a
- * whole pipeline fails (connection lost). An empty list sends nothing.
+ * refuses (e.g. WRONGTYPE) fails alone, as its outcome's error. When the connection fails, the
+ * promise rejects or the failed commands' outcomes carry the connection error (as ioredis
+ * reports it). An empty list sends nothing.
  */
-export async function runBatch(redis: Redis, commands: readonly DataCommand[], options: BatchOptions = {}): Promise<CommandOutcome[]> {
+export function runBatch(redis: Redis, commands: readonly DataCommand[], options: BatchOptions = NO_OPTIONS): Promise<CommandOutcome[]> {
   const n = commands.length;
-  if (n === 0) return [];
+  if (n === 0) return Promise.resolve([]);
   registerScripts(redis); // a WeakSet lookup once registered; pipelines copy the script methods
-  const onPipeline = options.onPipeline;
-  const started = onPipeline ? performance.now() : 0;
-  if (n === 1) {
-    const outcome = await sendLone(redis, commands[0] as DataCommand);
-    if (onPipeline) onPipeline(1, performance.now() - started);
-    return [outcome];
-  }
+  // A Cluster client is handed out typed as Redis (redis/redis-client.ts); `isCluster` tells.
+  // Promise chains rather than async functions: the lone read is the hottest path, and each
+  // async layer costs it a tick.
+  if (n === 1) return sendLone(redis, commands[0] as DataCommand, options.onPipeline);
   const size = Math.max(1, Math.floor(options.chunkSize ?? DEFAULT_CHUNK_SIZE));
-  if (n <= size) return execChunk(redis, commands, 0, n, onPipeline);
+  if (n <= size) return execChunk(redis, commands, 0, n, options.onPipeline);
+  return execChunks(redis, commands, size, options);
+}
+
+async function execChunks(redis: Redis, commands: readonly DataCommand[], size: number, options: BatchOptions): Promise<CommandOutcome[]> {
+  const n = commands.length;
   const out: CommandOutcome[] = new Array(n);
   let next = 0;
   // Each lane sends its next chunk when its previous one is answered: at most `inFlight` out.
@@ -78,7 +84,7 @@ export async function runBatch(redis: Redis, commands: readonly DataCommand[], o
       const start = next;
       const end = Math.min(n, start + size);
       next = end;
-      const outcomes = await execChunk(redis, commands, start, end, onPipeline);
+      const outcomes = await execChunk(redis, commands, start, end, options.onPipeline);
       for (let i = 0; i < outcomes.length; i++) out[start + i] = outcomes[i] as CommandOutcome;
     }
   };
@@ -100,39 +106,58 @@ export function repliesOrThrow(outcomes: readonly CommandOutcome[]): unknown[] {
   return replies;
 }
 
-async function execChunk(redis: Redis, commands: readonly DataCommand[], start: number, end: number, onPipeline: BatchOptions['onPipeline']): Promise<CommandOutcome[]> {
+function execChunk(redis: Redis, commands: readonly DataCommand[], start: number, end: number, onPipeline: BatchOptions['onPipeline']): Promise<CommandOutcome[]> {
   const started = onPipeline ? performance.now() : 0;
   const pipeline = redis.pipeline();
   for (let i = start; i < end; i++) queue(pipeline, commands[i] as DataCommand);
-  const outcomes = await pipeline.exec();
-  if (outcomes === null || outcomes.length !== end - start) throw new Error(`Redis answered ${outcomes?.length ?? 0} of ${end - start} pipelined commands`);
-  if (onPipeline) onPipeline(end - start, performance.now() - started);
-  return outcomes;
+  return pipeline.exec().then((outcomes) => {
+    if (outcomes === null || outcomes.length !== end - start) throw new Error(`Redis answered ${outcomes?.length ?? 0} of ${end - start} pipelined commands`);
+    if (onPipeline) onPipeline(end - start, performance.now() - started);
+    return outcomes;
+  });
 }
 
 function queue(p: ChainableCommander, c: DataCommand): void {
   switch (c.op) {
     case 'hgetBuffer': p.hgetBuffer(c.key, c.field); break;
+    case 'hgetall': p.hgetall(c.key); break;
     case 'hset': p.hset(c.key, c.field, c.value); break;
     case 'unlink': p.unlink(c.key); break;
     case 'script': scriptOn(p, c.script)(c.key, ...c.args); break;
   }
 }
 
-async function sendLone(redis: Redis, c: DataCommand): Promise<CommandOutcome> {
+function sendLone(redis: Redis, c: DataCommand, onPipeline: BatchOptions['onPipeline']): Promise<CommandOutcome[]> {
+  let reply: Promise<unknown>;
   try {
-    switch (c.op) {
-      case 'hgetBuffer': return [null, await redis.hgetBuffer(c.key, c.field)];
-      case 'hset': return [null, await redis.hset(c.key, c.field, c.value)];
-      case 'unlink': return [null, await redis.unlink(c.key)];
-      case 'script': return [null, await scriptOn(redis, c.script)(c.key, ...c.args)];
-    }
+    reply = send(redis, c);
   } catch (err) {
-    // A refused command (a ReplyError) is that command's outcome, as in a pipeline; a lost
-    // connection rejects, as a failed pipeline does.
-    if ((err as Error).name === 'ReplyError') return [err as Error, null];
-    throw err;
+    return Promise.reject(err);
   }
+  if (!onPipeline) return reply.then(loneReply, loneError);
+  const started = performance.now();
+  const timed = (): void => onPipeline(1, performance.now() - started);
+  return reply.then(loneReply, loneError).finally(timed);
+}
+
+// Module-level, so the lone path allocates no closures.
+function loneReply(value: unknown): CommandOutcome[] {
+  return [[null, value]];
+}
+
+function loneError(err: Error): CommandOutcome[] {
+  // A refused command (a ReplyError) is that command's outcome, as in a pipeline; a lost
+  // connection rejects, as a failed pipeline does.
+  if (err.name !== 'ReplyError') throw err;
+  return [[err, null]];
+}
+
+function send(redis: Redis, c: DataCommand): Promise<unknown> {
+  if (c.op === 'hgetBuffer') return redis.hgetBuffer(c.key, c.field);
+  if (c.op === 'hset') return redis.hset(c.key, c.field, c.value);
+  if (c.op === 'unlink') return redis.unlink(c.key);
+  if (c.op === 'hgetall') return redis.hgetall(c.key);
+  return scriptOn(redis, c.script)(c.key, ...c.args) as Promise<unknown>;
 }
 
 /** ioredis adds registered scripts as methods at runtime, on clients and pipelines alike. */
