@@ -158,6 +158,7 @@ class StreamConsumer {
         const entries = reply?.[0]?.[1] ?? [];
         if (entries.length === 0) break;
         await this.handle(s, entries);
+        if (this.stopping) return; // the batch in hand is done; the rest stays pending
         after = (entries[entries.length - 1] as RawEntry)[0];
       }
     }
