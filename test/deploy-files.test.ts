@@ -5,7 +5,8 @@
  * run exists in the CLI. No Docker engine or cluster is needed.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
@@ -13,6 +14,7 @@ import picomatch from 'picomatch';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServingApp } from '../src/app.js';
+import { assertExposureAllowed } from '../src/auth/exposure.js';
 import { loadConfig, type MaltConfig } from '../src/config.js';
 import { call, type ServingClient } from '../src/serving/grpc-client.js';
 import {
@@ -162,6 +164,9 @@ describe('Kubernetes manifests', () => {
     const c = serveContainer();
     const config = configMapConfig(containerEnv(c));
     expect(config.serving.host).toBe('0.0.0.0');
+    // Beyond loopback malt starts only with API keys (here from the Secret) or `auth: none`.
+    expect(config.auth.keys.length).toBeGreaterThan(0);
+    expect(() => assertExposureAllowed(config)).not.toThrow();
     expect(portNumber(c, 'http')).toBe(config.serving.httpPort);
     expect(portNumber(c, 'grpc')).toBe(config.serving.grpcPort);
     for (const s of byKind('Service')) {
@@ -233,6 +238,7 @@ describe('docker-compose.yml', () => {
         const published = (s.ports ?? []).map((p) => (typeof p === 'string' ? Number(p.split(':').at(-1)) : p.target));
         expect(published.sort()).toEqual([config.serving.httpPort, config.serving.grpcPort].sort());
         expect(config.serving.host).toBe('0.0.0.0');
+        expect(() => assertExposureAllowed(config)).not.toThrow();
       }
     }
   });
@@ -255,6 +261,27 @@ describe('Dockerfile', () => {
     expect(dockerfile.findLastIndex((i) => i.op === 'USER')).toBeLessThan(cmdIndex);
     const argv = dockerfile.filter((i) => i.op === 'ENTRYPOINT' || i.op === 'CMD').flatMap((i) => instructionArgv(i.args));
     expect(argv.slice(0, 2)).toEqual(['node', 'bin/malt.js']);
+  });
+
+  it('the production dependencies it installs cover every package the compiled code imports', () => {
+    // The runtime stage has `npm ci --omit=dev`: a devDependency imported by dist/ would fail there only.
+    const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const files = readdirSync(path.join(REPO, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js')).map((f) => path.join('dist', f));
+    expect(files.length).toBeGreaterThan(10);
+    const missing = new Set<string>();
+    for (const f of [...files, 'bin/malt.js']) {
+      const text = readFileSync(path.join(REPO, f), 'utf8');
+      // In tsc's output a static import or re-export ends its line with `from '<spec>';` (its
+      // braces may span lines); a side-effect import starts one; a dynamic import is anywhere.
+      const patterns = [/\bfrom\s*['"]([^'"\n]+)['"];?\s*$/gm, /^\s*import\s*['"]([^'"\n]+)['"]/gm, /\bimport\(\s*['"]([^'"\n]+)['"]\s*\)/g];
+      for (const m of patterns.flatMap((re) => [...text.matchAll(re)])) {
+        const spec = m[1] ?? '';
+        if (spec.startsWith('.') || isBuiltin(spec)) continue;
+        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] ?? spec);
+        if (pkg.dependencies[name] === undefined) missing.add(`${name} (${f})`);
+      }
+    }
+    expect([...missing]).toEqual([]);
   });
 
   it('copies only paths that exist and that .dockerignore keeps in the build context', () => {
@@ -361,6 +388,8 @@ describe('probes and healthchecks against a real serving app', () => {
     expect(await ask(probes.startup as Probe)).toBe(200);
     expect(await ask(probes.liveness as Probe)).toBe(200);
     expect(await ask(probes.readiness as Probe)).toBe(probes.readiness?.httpGet ? 503 : 'NOT_SERVING');
+    // Auth is on (the Secret's keys) and data calls need a key; the probes above carried none.
+    expect((await fetch(`http://127.0.0.1:${app.httpPort}/v1/entities/a`)).status).toBe(401);
     for (const check of [dockerHealth, composeHealth]) expect((await fetch(`http://127.0.0.1:${app.httpPort}${urlPath(check)}`)).status, check).toBe(200);
   });
 
