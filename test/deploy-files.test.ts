@@ -4,9 +4,7 @@
  * config's, the probes ask a real serving app for routes it has, and every `malt <command>` they
  * run exists in the CLI. No Docker engine or cluster is needed.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { isBuiltin } from 'node:module';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
@@ -19,7 +17,7 @@ import { loadConfig, type MaltConfig } from '../src/config.js';
 import { call, type ServingClient } from '../src/serving/grpc-client.js';
 import {
   type ComposeFile, type Container, type K8sObject, type MaltInvocation, type PodFailurePolicy, type PodTemplate, type Probe, K8S_DIR, REPO, argvOf, composeEnv,
-  dockerInstructions, instructionArgv, k8sObjects, maltInvocations, manifestFiles, parseYamlFile, selects, workloads,
+  dockerInstructions, helpOf, instructionArgv, k8sObjects, maltInvocations, manifestFiles, packagesImported, parseYamlFile, selects, workloads,
 } from './support/deploy-manifests.js';
 import { featuresDataset, load, redisUrl, serve, tmpDir, uniquePrefix, writePlayers } from './support/fixtures.js';
 
@@ -268,20 +266,12 @@ describe('Dockerfile', () => {
     const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     const files = readdirSync(path.join(REPO, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js')).map((f) => path.join('dist', f));
     expect(files.length).toBeGreaterThan(10);
-    const missing = new Set<string>();
-    for (const f of [...files, 'bin/malt.js']) {
-      const text = readFileSync(path.join(REPO, f), 'utf8');
-      // In tsc's output a static import or re-export ends its line with `from '<spec>';` (its
-      // braces may span lines); a side-effect import starts one; a dynamic import is anywhere.
-      const patterns = [/\bfrom\s*['"]([^'"\n]+)['"];?\s*$/gm, /^\s*import\s*['"]([^'"\n]+)['"]/gm, /\bimport\(\s*['"]([^'"\n]+)['"]\s*\)/g];
-      for (const m of patterns.flatMap((re) => [...text.matchAll(re)])) {
-        const spec = m[1] ?? '';
-        if (spec.startsWith('.') || isBuiltin(spec)) continue;
-        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] ?? spec);
-        if (pkg.dependencies[name] === undefined) missing.add(`${name} (${f})`);
-      }
-    }
-    expect([...missing]).toEqual([]);
+    // The scan itself: multi-line braces, re-exports, subpaths, scoped and dynamic imports.
+    expect(packagesImported("import {\n  a,\n} from 'vitest';\nexport * from './x.js';\nimport 'node:fs';\nconst m = await import('@scope/pkg/sub');"))
+      .toEqual(['vitest', '@scope/pkg']);
+    const missing = [...files, 'bin/malt.js'].flatMap((f) =>
+      packagesImported(readFileSync(path.join(REPO, f), 'utf8')).filter((name) => pkg.dependencies[name] === undefined).map((name) => `${name} (${f})`));
+    expect(missing).toEqual([]);
   });
 
   it('copies only paths that exist and that .dockerignore keeps in the build context', () => {
@@ -303,16 +293,6 @@ function allInvocations(): MaltInvocation[] {
   const fromCompose = Object.entries(compose.services).flatMap(([n, s]) => maltInvocations(`docker-compose.yml ${n}`, argvOf(s.command)));
   const fromDocker = dockerfile.filter((i) => i.op === 'CMD' || i.op === 'ENTRYPOINT').flatMap((i) => maltInvocations('Dockerfile', instructionArgv(i.args)));
   return [...fromK8s, ...fromCompose, ...fromDocker];
-}
-
-/** `node bin/malt.js <command> --help`: its exit status and output. */
-function helpOf(command: string): Promise<{ status: number | null; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [path.join(REPO, 'bin/malt.js'), command, '--help'], { encoding: 'utf8', timeout: 30_000 }, (err, stdout) => {
-      if (err && typeof err.code !== 'number') reject(err);
-      else resolve({ status: err ? (err.code as number) : 0, stdout });
-    });
-  });
 }
 
 describe('malt commands the deployment files run', () => {

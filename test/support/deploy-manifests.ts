@@ -3,7 +3,9 @@
  * test/deploy-files.test.ts: parsed YAML typed as the subset of Kubernetes and Compose that the
  * test checks, the pod templates of every workload, and the `malt <command>`s containers run.
  */
+import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
@@ -190,3 +192,24 @@ export function composeEnv(s: ComposeService): Record<string, string> {
 
 export const argvOf = (command: string[] | string | undefined): string[] =>
   command === undefined ? [] : Array.isArray(command) ? command : ['/bin/sh', '-c', command];
+
+/** `node bin/malt.js <command> --help`: its exit status and output. */
+export function helpOf(command: string): Promise<{ status: number | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [path.join(REPO, 'bin/malt.js'), command, '--help'], { encoding: 'utf8', timeout: 30_000 }, (err, stdout) => {
+      if (err && typeof err.code !== 'number') reject(err);
+      else resolve({ status: err ? (err.code as number) : 0, stdout });
+    });
+  });
+}
+
+/** The npm packages a compiled module imports (not relative paths, not node builtins). */
+export function packagesImported(js: string): string[] {
+  // In tsc's output a static import or re-export ends its line with `from '<spec>';` (its braces
+  // may span lines); a side-effect import starts one; a dynamic import can be anywhere.
+  const patterns = [/\bfrom\s*['"]([^'"\n]+)['"];?\s*$/gm, /^\s*import\s*['"]([^'"\n]+)['"]/gm, /\bimport\(\s*['"]([^'"\n]+)['"]\s*\)/g];
+  const specs = patterns.flatMap((re) => [...js.matchAll(re)].map((m) => m[1] ?? ''));
+  const packages = specs.filter((s) => !s.startsWith('.') && !isBuiltin(s))
+    .map((s) => (s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : (s.split('/')[0] ?? s)));
+  return [...new Set(packages)];
+}
