@@ -134,7 +134,15 @@ async function versionAsOf(store: ObjectStore, listing: LogListing, asOf: string
 const COMMIT_READ_WINDOW = 16;
 
 async function replay(store: ObjectStore, root: string, tableUri: string, segment: LogSegment): Promise<{ replay: LogReplay; lastCommit: DeltaAction[] | null }> {
-  const r = new LogReplay();
+  // Keyed by the file a path names; a path that cannot be resolved keeps its spelling (an add
+  // like that is refused when its location is built, a remove like that can name no live file).
+  const r = new LogReplay((p) => {
+    try {
+      return resolveDeltaPath(store, root, p, tableUri);
+    } catch {
+      return p;
+    }
+  });
   if (segment.checkpoint !== null) r.apply(await readCheckpointActions(store, tableUri, store.join(root, '_delta_log'), segment.checkpoint));
   let last: DeltaAction[] | null = null;
   for (let i = 0; i < segment.commits.length; i += COMMIT_READ_WINDOW) {
