@@ -111,14 +111,14 @@ const SHA256_HASH = /^sha256:[0-9a-fA-F]{64}$/;
 
 export const rateLimitSchema = z.preprocess((v) => (v === undefined ? null : v), section({
   rps: z.number({ error: (iss) => `must be a number of requests per second above 0, at most 1000000, got ${JSON.stringify(iss.input)}` }).gt(0).max(1_000_000)
-    .meta({ doc: 'Requests per second the key may make on average.', shownDefault: 'required', range: '> 0' }),
+    .meta({ type: 'number', doc: 'Requests per second the key may make on average (e.g. `0.5`, `200`).', shownDefault: 'required', range: '> 0, ≤ 1000000' }),
   burst: optionalInteger(1, 10_000_000, { shownDefault: '`rps` rounded up', doc: 'Most requests the key may make at once after being idle.' }),
 }).nullable()).meta({ type: 'mapping', shownDefault: 'none', doc: 'Per-key token bucket `{rps, burst}`; over it a call is `RATE_LIMITED` (429 / `RESOURCE_EXHAUSTED`).' });
 
 export const apiKeySchema = section({
   name: requiredString({ doc: 'A name for the key (logs, errors); unique; 1–64 letters, digits, `_ . : -`.' })
     .refine((s) => API_KEY_NAME.test(s), { error: 'must be 1–64 characters of letters, digits, _ . : -' }),
-  hash: requiredString({ doc: '`sha256:<hex>`: the SHA-256 of the token, in hex (`printf %s "$TOKEN" | sha256sum`). The token itself is never configured.' })
+  hash: requiredString({ doc: '`sha256:<hex>`: the SHA-256 of the token, in hex (`printf %s "$TOKEN" \\| sha256sum`). The token itself is never configured.' })
     .refine((s) => SHA256_HASH.test(s), { error: 'must be sha256: followed by 64 hex digits (the SHA-256 of the token)' }),
   scopes: z.array(z.enum(['read', 'write', 'admin'], { error: (iss) => `unknown scope ${JSON.stringify(iss.input)} (read, write, admin)` }), { error: 'must be a list of scopes: read, write, admin' })
     .min(1, { error: 'must list at least one scope' }).meta({ type: 'list of `read` \\| `write` \\| `admin`', shownDefault: 'required', doc: '`read`: lookups; `write`: real-time updates; `admin`: rollback and other admin calls. Scopes do not imply one another.' }),
