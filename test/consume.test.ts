@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { ServingApp } from '../src/app.js';
 import type { MaltConfig } from '../src/config.js';
+import { MaltError } from '../src/errors.js';
 import { consumedStreams, startStreamConsumer, type ConsumerRun } from '../src/consume/stream-consumer.js';
 import { parseEntry } from '../src/consume/stream-entry.js';
 import { writeParquet } from '../src/sample/write-parquet.js';
@@ -274,6 +275,25 @@ describe('malt consume: stream entries through the write path', () => {
     for (let k = 0; k < 10; k++) expect(served.get(`p${k}`)).toBe(String(110 + k));
   });
 
+  it('a write that fails (Redis unreachable) acknowledges nothing; the consumer retries its pending entries and applies them', async () => {
+    const s = await setup();
+    const r = redis();
+    const real = createUpdateWritePath(r, s.config);
+    let calls = 0;
+    const flaky: UpdateWritePath = {
+      apply(dataset, items, receivedAt) {
+        calls += 1;
+        if (calls <= 2) return Promise.reject(new MaltError('STORE_UNAVAILABLE', 'Redis is unreachable: test'));
+        return real.apply(dataset, items, receivedAt);
+      },
+    };
+    await xadd(r, s.stream, Array.from({ length: 5 }, (_, i) => ({ entity_id: `p${i}`, op: 'upsert', values: JSON.stringify({ level: String(50 + i) }), event_time: at(1) })));
+    const run = await consumer(s, 'flaky', flaky);
+    await until('drained', drained(r, s.stream));
+    expect(run.stats).toMatchObject({ retries: 2, applied: 5, deadLettered: 0 });
+    await until('served', async () => (await levels(s.app, ['p4'])).get('p4') === '54');
+  });
+
   it('two consumers in one group split the work', async () => {
     const s = await setup({ batch_size: 10 });
     const r = redis();
@@ -317,23 +337,25 @@ describe('malt consume (the CLI)', () => {
 
     await xadd(r, s.stream, all);
     const first = start(file, 'first');
-    await until('the first consumer is mid-stream', async () => (await groupState(r, s.stream)).lag <= all.length - 500, 30_000);
+    await until('the first consumer started', async () => (await groupState(r, s.stream)).lag < all.length, 30_000);
     // Freeze writes so the consumer stops wherever it is; kill it once that is with a batch in hand.
     let inHand = 0;
-    for (let attempt = 0; attempt < 50 && inHand === 0; attempt++) {
+    let last = { pending: -1, lag: -1 };
+    for (let attempt = 0; attempt < 200 && inHand === 0 && last.lag !== 0; attempt++) {
       await r.call('CLIENT', 'PAUSE', '5000', 'WRITE');
       try {
-        await new Promise((res) => setTimeout(res, 50));
-        const g = await groupState(r, s.stream);
-        if (g.pending > 0 && g.lag > 0) {
+        await new Promise((res) => setTimeout(res, 20));
+        last = await groupState(r, s.stream);
+        if (last.pending > 0 && last.lag > 0) {
           first.child.kill('SIGKILL');
           expect(await first.exit).toBe(null);
-          inHand = g.pending;
+          inHand = last.pending;
         }
       } finally {
         await r.call('CLIENT', 'UNPAUSE');
       }
     }
+    expect(inHand, `last seen ${JSON.stringify(last)}`).toBeGreaterThan(0); // killed mid-stream (lag > 0) with entries delivered, not acknowledged
     expect(inHand).toBeGreaterThan(0); // killed mid-stream (lag > 0) with entries delivered, not acknowledged
     const afterKill = await groupState(r, s.stream);
     expect(afterKill.pending).toBe(inHand);
