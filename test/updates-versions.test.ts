@@ -112,6 +112,32 @@ describe('updates across versions', () => {
     await check(app, all, 0, t1, '1');
   });
 
+  it('reclaim drops overlay entries once every kept version is newer than them', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'rc.parquet');
+    const now = Date.now();
+    writeTable(file, 0, new Date(now - 5 * HOUR));
+    const cfg = makeConfig({ datasets: [{ name: 'hv', kind: 'features', source: { format: 'parquet', uri: file }, key: 'player_id', columns: { ltv: 'double', level: 'int64' }, keep_versions: 2, updates: { enabled: true } }], loader: { reclaim_grace_ms: 0 } }, { url: redis.url });
+    await load(cfg, 'hv');
+    const r = new Redis(redis.url);
+    try {
+      const wp = createUpdateWritePath(r, cfg);
+      await wp.apply('hv', [{ entity_id: 'p0', op: 'upsert', values: { ltv: 5 }, event_time: new Date(now - 4 * HOUR).toISOString() }, { entity_id: 'p1', op: 'upsert', values: { ltv: 6 } }]);
+      const keys = new (await import('../src/keys.js')).KeyLayout(cfg.redis.keyPrefix);
+      expect(await r.zcard(keys.overlayIndex('hv'))).toBe(2);
+      writeTable(file, 10, new Date(now - 3 * HOUR));
+      await load(cfg, 'hv');
+      expect(await r.exists(keys.overlay('hv', 'p0'))).toBe(1); // version 1 (older than the update) is still kept
+      writeTable(file, 20, new Date(now - 2 * HOUR));
+      await load(cfg, 'hv'); // version 1 reclaimed: every kept version is newer than p0's update
+      expect(await r.exists(keys.overlay('hv', 'p0'))).toBe(0);
+      expect(await r.zrange(keys.overlayIndex('hv'), 0, -1)).toEqual(['p1']);
+      expect(await r.pttl(keys.overlay('hv', 'p1'))).toBeGreaterThan(6 * 24 * HOUR); // bounded by updates.retention (7 d)
+    } finally {
+      r.disconnect();
+    }
+  });
+
   it('an in-flight read that began before an update does not put the old value back in the cache', { timeout: 15_000 }, async () => {
     const dir = tmpDir();
     const file = path.join(dir, 'race.parquet');
