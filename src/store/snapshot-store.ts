@@ -2,6 +2,7 @@
  * Snapshot versions of a dataset in Redis: create, publish, roll back, list, reclaim, and the
  * loader lock. Loaders, serving and the CLI all use this module; key strings come from keys.ts.
  */
+import { OverlayStore } from './overlay-store.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
@@ -200,6 +201,10 @@ export class SnapshotStore {
     const known = new Set(versions.map((v) => String(v.id)));
     const orphans = listed.filter((id) => !known.has(id));
     if (orphans.length > 0) await this.redis.zrem(this.keys.versions(dataset), ...orphans);
+    // Update overlay entries older than every kept version can no longer be served (docs/updates.md).
+    const gone = new Set(reclaimed);
+    const asOfs = published.filter((v) => !gone.has(v.id)).map((v) => Date.parse(v.sourceAsOf ?? v.loadedAt)).filter((t) => Number.isFinite(t));
+    if (asOfs.length > 0) await new OverlayStore(this.redis, this.keys).reclaim(dataset, BigInt(Math.min(...asOfs)) * 1000n);
     return reclaimed;
   }
 
