@@ -18,6 +18,7 @@ import { VersionTracker } from './serving/version-tracker.js';
 import { ReadinessMonitor } from './serving/readiness.js';
 import { type Logger, lineLogger } from './telemetry/logger.js';
 import { SERVICE_NAME } from './serving/grpc-server.js';
+import { createUpdateWritePath } from './updates/write-path.js';
 import { AuthPolicy } from './auth/auth-policy.js';
 import { assertExposureAllowed } from './auth/exposure.js';
 import { TlsFiles } from './tls/tls-files.js';
@@ -80,13 +81,15 @@ export async function startServing(config: MaltConfig, options: StartOptions = {
     const tls = config.tls ? new TlsFiles(config.tls, { log }) : null;
     if (tls) lifecycle.add('tls', () => tls.close());
 
-    const http = await buildHttp({ config, lookup, tracker, readiness, redis: handle.client, isClosing, logger: options.httpLogger, log, auth, tls });
+    // The one update write path, shared by HTTP and gRPC push (docs/updates.md).
+    const writePath = createUpdateWritePath(handle.client, config, { columnsOf: (d) => tracker.get(d)?.columns, onApplied: (d, ids) => lookup.invalidate(d, ids) });
+    const http = await buildHttp({ config, lookup, tracker, readiness, redis: handle.client, isClosing, logger: options.httpLogger, log, auth, tls, writePath });
     await http.listen({ host: config.serving.host, port: config.serving.httpPort });
     lifecycle.add('http', () => http.close());
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.serving.httpPort;
 
-    const grpc: GrpcServing = await startGrpc(lookup, { host: config.serving.host, port: config.serving.grpcPort, timeoutMs: config.serving.requestTimeoutMs, isClosing, log, auth, tls });
+    const grpc: GrpcServing = await startGrpc(lookup, { host: config.serving.host, port: config.serving.grpcPort, timeoutMs: config.serving.requestTimeoutMs, isClosing, log, auth, tls, writePath });
     lifecycle.add('grpc', () => grpc.close(options.drainMs ?? 5000));
     // gRPC health follows the readiness rule from now on (state changes, not only /readyz calls).
     readiness.onChange((r) => {

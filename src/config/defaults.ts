@@ -21,6 +21,8 @@ export const DEFAULTS = Object.freeze({
   maxRejectedFraction: 0.01,
   syncIntervalMs: 5 * 60_000,
   syncJitter: 0.1,
+  updatesRetentionMs: 7 * 86_400_000,
+  updatesMaxBatch: 1000,
   consumeGroup: 'malt',
   consumeBatchSize: 100,
   consumeBlockMs: 1000,

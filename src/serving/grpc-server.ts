@@ -15,6 +15,8 @@ import { grpcServerCredentials } from '../tls/grpc-server-credentials.js';
 import type { TlsFiles } from '../tls/tls-files.js';
 import type { EntityResult, Lookup } from './lookup.js';
 import { type EncodedMessage, encodeBatchGetResponse, encodeEntityResult } from './proto-encoding.js';
+import { type PushReq, pushHandler } from './grpc-push.js';
+import { UpdateRejected, type UpdateWritePath } from '../updates/write-path.js';
 
 export const PROTO_ROOT = fileURLToPath(new URL('../../proto/', import.meta.url));
 export const SERVING_PROTO = 'malt/v1/serving.proto';
@@ -88,6 +90,8 @@ function fail(err: unknown, log?: (msg: string) => void): grpc.ServiceError {
   if (e.code === 'INTERNAL') log?.(`INTERNAL error on gRPC call: ${err instanceof Error ? err.stack : String(err)}`);
   const metadata = new grpc.Metadata();
   metadata.set('malt-error-code', e.code);
+  // Push: the per-item errors, as the HTTP body's error.items (JSON).
+  if (e instanceof UpdateRejected) metadata.set('malt-error-items', JSON.stringify(e.items));
   return Object.assign(new Error(`${e.code}: ${e.message}`), { code: e.grpcStatus, details: `${e.code}: ${e.message}`, metadata });
 }
 
@@ -125,6 +129,8 @@ export interface GrpcServerOptions extends UnaryOptions {
   readonly auth?: AuthPolicy;
   /** Serve TLS with these (reloaded) certificates; default plaintext. */
   readonly tls?: TlsFiles | null;
+  /** Where Push applies updates (updates/write-path.ts); without one Push answers UPDATES_DISABLED. */
+  readonly writePath?: UpdateWritePath;
 }
 
 export async function startGrpc(lookup: Lookup, opts: GrpcServerOptions): Promise<GrpcServing> {
@@ -141,6 +147,7 @@ export async function startGrpc(lookup: Lookup, opts: GrpcServerOptions): Promis
       const seg = await lookup.segments(req.entity_id, req.dataset, t);
       return { entity_id: req.entity_id, segments: seg.segments, version: seg.version, found: seg.found };
     }),
+    Push: unary<PushReq>(opts, pushHandler(opts.writePath)),
   }));
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);

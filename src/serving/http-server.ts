@@ -18,6 +18,8 @@ import { KeyLayout } from '../keys.js';
 import { SnapshotStore } from '../store/snapshot-store.js';
 import { singleFlight, withDeadline } from './deadline.js';
 import { registerDatasetRoutes } from './http-dataset-routes.js';
+import { registerUpdateRoutes } from './http-update-routes.js';
+import { type UpdateWritePath, createUpdateWritePath } from '../updates/write-path.js';
 import { JSON_TYPE, registerEntityRoutes } from './http-entity-routes.js';
 import type { Lookup } from './lookup.js';
 import type { VersionTracker } from './version-tracker.js';
@@ -37,6 +39,8 @@ export interface HttpDeps {
   readonly auth?: AuthPolicy;
   /** Serve HTTPS with these (reloaded) certificates; default plain HTTP. */
   readonly tls?: TlsFiles | null;
+  /** The update write path (default: one on `redis` that invalidates this replica's cache at once). */
+  readonly writePath?: UpdateWritePath;
 }
 
 /** Longest raw (percent-encoded) path parameter the router accepts. */
@@ -130,6 +134,10 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
 
   registerEntityRoutes(app, config, lookup);
   registerDatasetRoutes(app, config, tracker, store);
+  registerUpdateRoutes(app, deps.writePath ?? createUpdateWritePath(deps.redis, config, {
+    columnsOf: (d) => tracker.get(d)?.columns,
+    onApplied: (d, ids) => lookup.invalidate(d, ids),
+  }));
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   const ping = singleFlight(() => deps.redis.ping());
