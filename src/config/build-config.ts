@@ -41,6 +41,8 @@ function buildDataset(d: DatasetDocument, baseDir: string) {
     },
     allowEmpty: d.allow_empty,
     sync: { intervalMs: d.sync.interval, jitter: d.sync.jitter },
+    /** Real-time updates (docs/updates.md); off by default. */
+    updates: { enabled: d.updates.enabled, retentionMs: d.updates.retention, maxBatch: d.updates.max_batch },
     /** `malt consume`: the stream of updates and where bad entries go (null: not consumed). */
     updatesStream: d.updates_stream,
     deadLetterStream: d.updates_stream === null ? null : (d.dead_letter_stream ?? `${d.updates_stream}:dead`),
