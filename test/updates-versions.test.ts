@@ -131,7 +131,7 @@ describe('updates across versions', () => {
       writeTable(file, 20, new Date(now - 2 * HOUR));
       await load(cfg, 'hv'); // version 1 reclaimed: every kept version is newer than p0's update
       expect(await r.exists(keys.overlay('hv', 'p0'))).toBe(0);
-      expect(await r.zrange(keys.overlayIndex('hv'), 0, -1)).toEqual(['p1']);
+      expect(await r.zrange(keys.overlayIndex('hv'), '0', '-1')).toEqual(['p1']);
       expect(await r.pttl(keys.overlay('hv', 'p1'))).toBeGreaterThan(6 * 24 * HOUR); // bounded by updates.retention (7 d)
     } finally {
       r.disconnect();
