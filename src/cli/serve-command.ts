@@ -62,7 +62,7 @@ export function registerServe(program: Command): void {
       }
       const cfg = loadConfig({ document: sampleConfigDocument(lake), baseDir: process.cwd() });
       // One embedded redis-server for the load and the server that follows it.
-      const embedded = cfg.redis.url ? null : await startEmbeddedRedis(cfg.redis.embeddedDir, log);
+      const embedded = cfg.redis.url || cfg.redis.cluster.length > 0 ? null : await startEmbeddedRedis(cfg.redis.embeddedDir, log);
       const stopEmbedded = async (): Promise<void> => embedded?.stop();
       const outcome = await withInterrupt((signal) => runLoad(cfg, [], false, signal));
       if (!outcome.ok) {

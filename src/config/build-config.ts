@@ -52,7 +52,7 @@ function buildDataset(d: DatasetDocument, baseDir: string) {
 export function buildConfig(doc: ConfigDocument, configPath: string | null, baseDir: string) {
   return {
     configPath,
-    redis: { url: doc.redis.url, keyPrefix: doc.redis.key_prefix, embeddedDir: path.resolve(baseDir, doc.redis.embedded_dir) },
+    redis: { url: doc.redis.url, cluster: doc.redis.cluster, keyPrefix: doc.redis.key_prefix, embeddedDir: path.resolve(baseDir, doc.redis.embedded_dir) },
     serving: {
       host: doc.serving.host,
       httpPort: doc.serving.http_port,

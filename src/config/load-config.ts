@@ -39,6 +39,7 @@ function readDocument(options: LoadConfigOptions, env: NodeJS.ProcessEnv): { doc
 /** Environment variables override server settings (an empty variable is ignored). */
 const ENV_OVERRIDES: readonly (readonly [string, string, string])[] = [
   ['REDIS_URL', 'redis', 'url'],
+  ['REDIS_CLUSTER', 'redis', 'cluster'],
   ['MALT_KEY_PREFIX', 'redis', 'key_prefix'],
   ['MALT_HOST', 'serving', 'host'],
   ['MALT_HTTP_PORT', 'serving', 'http_port'],
@@ -124,6 +125,9 @@ function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
 /** Rules that span several keys, checked on the raw document so they are reported even when other keys are wrong. */
 function crossChecks(doc: Obj): string[] {
   const out: string[] = [];
+  const redis = isObj(doc['redis']) ? doc['redis'] : {};
+  const cluster = redis['cluster'];
+  if (redis['url'] && (Array.isArray(cluster) ? cluster.length > 0 : Boolean(cluster))) out.push('redis: url and cluster are exclusive; set one');
   const datasets = Array.isArray(doc['datasets']) ? doc['datasets'] : [];
   const seen = new Set<string>();
   datasets.forEach((d: unknown, i: number) => {

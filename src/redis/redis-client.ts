@@ -1,15 +1,28 @@
 /**
- * Creates ioredis connections for malt. Commands never wait in an offline queue once the first
- * connection is up: when Redis goes away, a request fails fast (and the read path turns that into
- * STORE_UNAVAILABLE) instead of piling up behind a reconnect.
+ * Creates ioredis connections for malt — the one place that does (`new Redis`, `new Cluster`).
+ * Commands never wait in an offline queue once the first connection is up: when Redis goes away,
+ * a request fails fast (and the read path turns that into STORE_UNAVAILABLE) instead of piling up
+ * behind a reconnect.
+ *
+ * A Redis Cluster client is handed out typed as `Redis`: ioredis's Cluster shares the command
+ * API malt uses (commands, pipeline, multi, defineCommand, subscribe, duplicate, quit). The one
+ * thing that differs — a pipeline must stay on one node — is handled in store/command-batch.ts,
+ * which tells the two apart by `isCluster`; every other pipeline and script in malt touches one
+ * `{D}` hash-tagged slot (keys.ts). docs/redis-cluster.md.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 
 export interface RedisTarget {
-  /** redis:// or rediss:// URL, or null with `socketPath` set (the embedded server). */
+  /** redis:// or rediss:// URL, or null with `socketPath` or `cluster` set. */
   url: string | null;
+  /** The embedded server's unix socket. */
   socketPath?: string;
+  /** Seed nodes (host:port) of a Redis Cluster. */
+  cluster?: readonly string[];
 }
+
+/** How long the cluster client waits between retries of a command refused during a failover or resharding (ms). */
+export const CLUSTER_RETRY_DELAY_MS = 100;
 
 export function createRedis(target: RedisTarget, extra: RedisOptions = {}): Redis {
   const base: RedisOptions = {
@@ -20,10 +33,36 @@ export function createRedis(target: RedisTarget, extra: RedisOptions = {}): Redi
     retryStrategy: (times) => Math.min(times * 100, 1000),
     ...extra,
   };
+  if (target.cluster && target.cluster.length > 0) return createCluster(target.cluster, base);
   const client = target.url ? new Redis(target.url, base) : new Redis({ ...base, path: target.socketPath });
   // ioredis emits 'error' on every failed reconnect; the read path reports unavailability itself.
   client.on('error', () => undefined);
   return client;
+}
+
+function createCluster(seeds: readonly string[], base: RedisOptions): Redis {
+  const { enableAutoPipelining, lazyConnect, retryStrategy: _nodeRetry, ...nodeOptions } = base;
+  const options: ClusterOptions = {
+    lazyConnect,
+    enableAutoPipelining,
+    enableOfflineQueue: true,
+    redisOptions: nodeOptions,
+    // Reads and writes go to masters: a replica may lag behind a publish.
+    scaleReads: 'master',
+    clusterRetryStrategy: (times) => Math.min(times * 100, 1000),
+    retryDelayOnFailover: CLUSTER_RETRY_DELAY_MS,
+    retryDelayOnClusterDown: CLUSTER_RETRY_DELAY_MS,
+    retryDelayOnTryAgain: CLUSTER_RETRY_DELAY_MS,
+    slotsRefreshTimeout: 2000,
+  };
+  const nodes = seeds.map((s) => {
+    const at = s.lastIndexOf(':');
+    return { host: s.slice(0, at), port: Number(s.slice(at + 1)) };
+  });
+  const cluster = new Cluster(nodes, options);
+  cluster.on('error', () => undefined);
+  // Why the cast: see the header. Callers that must tell them apart test `isCluster`.
+  return cluster as unknown as Redis;
 }
 
 /** Connects and, once connected, stops queueing commands while disconnected. */
@@ -32,7 +71,13 @@ export async function connectRedis(client: Redis): Promise<void> {
   client.options.enableOfflineQueue = false;
 }
 
+/** The client as a Cluster, or null for a standalone connection. */
+export function asCluster(client: Redis): Cluster | null {
+  return client.isCluster ? (client as unknown as Cluster) : null;
+}
+
 export function describeTarget(target: RedisTarget): string {
+  if (target.cluster && target.cluster.length > 0) return `cluster ${target.cluster.join(',')}`;
   if (target.url) return target.url.replace(/\/\/[^@/]*@/, '//***@');
   return `unix:${target.socketPath ?? '?'}`;
 }

@@ -21,7 +21,9 @@ export interface RedisHandle {
 export async function openRedis(config: MaltConfig, opts: { log?: (m: string) => void; autoPipelining?: boolean } = {}): Promise<RedisHandle> {
   let embedded: EmbeddedRedis | null = null;
   let target: RedisTarget;
-  if (config.redis.url) {
+  if (config.redis.cluster.length > 0) {
+    target = { url: null, cluster: config.redis.cluster };
+  } else if (config.redis.url) {
     target = { url: config.redis.url };
   } else {
     embedded = await startEmbeddedRedis(config.redis.embeddedDir, opts.log);

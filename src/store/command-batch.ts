@@ -18,7 +18,8 @@
  *  - An update overlay is read: the reader adds the overlay's commands to the same batch, so
  *    base ⊕ overlay stays one round trip.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import { runClusterBatch } from './cluster-batch.js';
 import { registerScripts } from './lua-scripts.js';
 
 /** Registered Lua scripts (lua-scripts.ts) that take exactly one data key, KEYS[1]. */
@@ -66,6 +67,7 @@ export function runBatch(redis: Redis, commands: readonly DataCommand[], options
   if (n === 0) return Promise.resolve([]);
   registerScripts(redis); // a WeakSet lookup once registered; pipelines copy the script methods
   // A Cluster client is handed out typed as Redis (redis/redis-client.ts); `isCluster` tells.
+  if (redis.isCluster) return runClusterBatch(redis as unknown as Cluster, commands, options, { queue, send: (c) => send(redis, c) }, Math.max(1, Math.floor(options.chunkSize ?? DEFAULT_CHUNK_SIZE)));
   // Promise chains rather than async functions: the lone read is the hottest path, and each
   // async layer costs it a tick.
   if (n === 1) return sendLone(redis, commands[0] as DataCommand, options.onPipeline);

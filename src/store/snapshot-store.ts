@@ -42,6 +42,8 @@ export class SnapshotStore {
   /** Current pointers ("V:uid") of many datasets in one round trip (null = never published). */
   async currentPointers(datasets: readonly string[]): Promise<(string | null)[]> {
     if (datasets.length === 0) return [];
+    // On a Cluster each dataset's {D} pointer may live on another node: one GET each, in parallel.
+    if (this.redis.isCluster) return Promise.all(datasets.map((d) => this.redis.get(this.keys.current(d))));
     const pipeline = this.redis.pipeline();
     for (const d of datasets) pipeline.get(this.keys.current(d));
     const results = (await pipeline.exec()) ?? [];
