@@ -42,7 +42,7 @@ const compose = parseYamlFile(path.join(REPO, 'docker-compose.yml'))[0] as Compo
 /** The env the image sets (ENV lines of the last stage), which the config loader sees too. */
 const imageEnv: Record<string, string> = Object.fromEntries(
   dockerfile.slice(dockerfile.map((i) => i.op).lastIndexOf('FROM')).filter((i) => i.op === 'ENV')
-    .map((i) => i.args.split('=') as [string, string]),
+    .flatMap((i) => i.args.split(/\s+/).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const)),
 );
 
 function configMapConfig(env: Record<string, string>): MaltConfig {
