@@ -257,3 +257,34 @@ describe('auth: none, the open loopback default, and the admin token', () => {
     expect((await app.http.inject({ method: 'POST', url: '/v1/datasets/feat/rollback', headers: { authorization: 'Bearer legacy-token' } })).statusCode).toBe(200);
   });
 });
+
+describe('request limits on both transports, with auth on', () => {
+  let app: ServingApp;
+  let c: Client;
+  beforeAll(async () => {
+    const cfg = makeConfig({ serving: { max_body_bytes: 4096, max_batch_size: 5 }, auth: { keys: KEYS }, datasets });
+    await load(cfg, 'feat');
+    app = await serve(cfg);
+    apps.push(app);
+    c = client(`127.0.0.1:${app.grpcPort}`);
+  });
+  afterAll(() => c?.close());
+  const reader = `Bearer ${TOKENS.reader}`;
+
+  it('HTTP: a body over max_body_bytes is 413 PAYLOAD_TOO_LARGE; without a key it is refused (401) before the body is read', async () => {
+    const big = { entity_ids: Array.from({ length: 1000 }, (_, i) => `player-${i}`) };
+    const over = await app.http.inject({ method: 'POST', url: '/v1/entities/batch', headers: header('reader'), payload: big });
+    expect([over.statusCode, over.json().error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    const anon = await app.http.inject({ method: 'POST', url: '/v1/entities/batch', payload: big });
+    expect([anon.statusCode, anon.json().error.code]).toEqual([401, 'UNAUTHENTICATED']);
+    const batch = await app.http.inject({ method: 'POST', url: '/v1/entities/batch', headers: header('reader'), payload: { entity_ids: ['a', 'b', 'c', 'd', 'e', 'f'] } });
+    expect([batch.statusCode, batch.json().error.code]).toEqual([400, 'BATCH_TOO_LARGE']);
+  });
+
+  it('gRPC: a message over 4 MiB is RESOURCE_EXHAUSTED, a batch over the limit is BATCH_TOO_LARGE; the server keeps serving', async () => {
+    const huge = await callWith(c, 'Get', { entity_id: 'x'.repeat(5 * 1024 * 1024), datasets: [] }, reader);
+    expect(huge).toMatchObject({ ok: false, status: 'RESOURCE_EXHAUSTED' });
+    expect(await callWith(c, 'BatchGet', { entity_ids: ['a', 'b', 'c', 'd', 'e', 'f'], datasets: [] }, reader)).toMatchObject({ ok: false, status: 'INVALID_ARGUMENT', code: 'BATCH_TOO_LARGE' });
+    expect(await callWith(c, 'Get', { entity_id: 'p1', datasets: [] }, reader)).toMatchObject({ ok: true });
+  });
+});
