@@ -21,6 +21,17 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# redis-cli (Debian: redis-tools, which redis-server depends on): the Redis Cluster tests create
+# their cluster with `redis-cli --cluster create`.
+if ! command -v redis-cli >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""; if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+  if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
+    echo "installing redis-tools (redis-cli) with apt-get..." >&2
+    $SUDO apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-tools >/dev/null
+  fi
+fi
+
 # python3-grpcio: the exact-values test talks to the gRPC API with a non-Node client.
 if ! /usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   SUDO=""; if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
