@@ -102,5 +102,16 @@ describe('Delta tables with checkpoints on S3', () => {
       expect(remote.some((r) => (r as [boolean])[0]), names[i]).toBe(true);
     }
     expect(await batch('s3_missing_hint')).toEqual(await batch(`local_${names.indexOf('basic-with-inserts-deletes-checkpoint')}`));
+
+    // A poll of an unchanged table (what `malt sync` does every interval) reads no checkpoint and no data file.
+    await s3.clearRequests();
+    expect(await load(cfg, 's3_0')).toMatchObject({ status: 'skipped', skipReason: 'unchanged', sourceVersion: '46' });
+    const gets = (await s3.requests()).filter((r) => r.method === 'GET' && !r.url.includes('list-type=2')).map((r) => decodeURIComponent(r.url));
+    expect(gets.filter((u) => u.includes('.checkpoint.') || u.endsWith('.parquet') || u.includes('.parquet?') || u.includes('deletion_vector'))).toEqual([]);
+    expect(gets.length).toBeLessThanOrEqual(3);
+    // A new commit is loaded at the next poll.
+    await s3.putObject('lake', 't/missing-hint/_delta_log/00000000000000000014.json', `${JSON.stringify({ commitInfo: { timestamp: 1_900_000_000_000, operation: 'SET TBLPROPERTIES' } })}\n`);
+    expect(await load(cfg, 's3_missing_hint')).toMatchObject({ status: 'published', sourceVersion: '14', rowsRead: 41 });
+    expect(await load(cfg, 's3_missing_hint')).toMatchObject({ status: 'skipped', sourceVersion: '14' });
   }, 120_000);
 });

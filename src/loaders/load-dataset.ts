@@ -12,7 +12,7 @@ import { KeyLayout, bucketCountFor } from '../keys.js';
 import { StringDictionaryBuilder } from '../row-codec.js';
 import { SnapshotStore, type VersionManifest } from '../store/snapshot-store.js';
 import { type ProgressSink, silentProgress } from './load-progress.js';
-import { resolveSource, sourceFingerprint } from '../sources/resolve-source.js';
+import { deltaSourceUnchanged, resolveSource, sourceFingerprint } from '../sources/resolve-source.js';
 import type { SourceSnapshot } from '../sources/source.js';
 import { deletedRowsOf, projectedRows } from './file-projection.js';
 import { type OpenParquetFile, openParquetFile } from './parquet-reader.js';
@@ -70,11 +70,16 @@ function skipReport(dataset: DatasetConfig, versions: readonly VersionManifest[]
 export async function loadDataset(redis: Redis, config: MaltConfig, dataset: DatasetConfig, options: LoadOptions = {}): Promise<LoadReport> {
   const started = performance.now();
   const store = new SnapshotStore(redis, new KeyLayout(config.redis.keyPrefix));
+  const previous = await store.currentVersionId(dataset.name);
+  const versions = await store.listVersions(dataset.name);
+  // An unchanged Delta table is told from a listing and one commit, not a checkpoint read + replay.
+  const current = versions.find((v) => v.id === previous);
+  if (options.force !== true && current !== undefined && await deltaSourceUnchanged(config, dataset, current)) {
+    return skipReport(dataset, versions, previous, current.fingerprint, current.sourceFiles, started, false) as LoadReport;
+  }
   const snapshot = await resolveSource(config, dataset);
   const files = snapshot.files;
   const fp = await sourceFingerprint(snapshot, dataset);
-  const previous = await store.currentVersionId(dataset.name);
-  const versions = await store.listVersions(dataset.name);
   const skipped = skipReport(dataset, versions, previous, fp, files.length, started, options.force === true);
   if (skipped) return skipped;
   const refused = options.force === true ? null : repeatedRefusal(versions, previous, fp);

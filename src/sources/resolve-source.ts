@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DatasetConfig, MaltConfig } from '../config.js';
-import { resolveDeltaSnapshot } from './delta/delta-table.js';
+import { deltaHead, resolveDeltaSnapshot } from './delta/delta-table.js';
 import { objectStoreFor } from './object-store-for.js';
 import { resolveParquetSnapshot } from './parquet-source.js';
 import type { DataFile, SourceSnapshot } from './source.js';
@@ -23,7 +23,7 @@ export async function resolveSource(config: MaltConfig, dataset: DatasetConfig):
 const MAX_FOOTER_BYTES = 64 * 1024 * 1024;
 
 /** The Parquet footer (schema, row groups, column statistics), or the last bytes of a non-Parquet file. */
-async function footerBytes(snapshot: SourceSnapshot, f: DataFile): Promise<Uint8Array> {
+async function footerBytes(snapshot: Pick<SourceSnapshot, 'store'>, f: DataFile): Promise<Uint8Array> {
   const tail = await snapshot.store.read(f.location, Math.max(0, f.size - 8), f.size);
   const len = tail.length === 8 && Buffer.from(tail).toString('latin1', 4) === 'PAR1' ? Buffer.from(tail).readUInt32LE(0) : 0;
   if (len <= 0 || len + 8 > f.size || len > MAX_FOOTER_BYTES) return tail;
@@ -36,7 +36,7 @@ async function footerBytes(snapshot: SourceSnapshot, f: DataFile): Promise<Uint8
  * disk the files' footers are hashed too: a same-size rewrite within the file system's mtime
  * granularity changes its row-group statistics (on S3 the ETag in the snapshot id already does).
  */
-export async function sourceFingerprint(snapshot: SourceSnapshot, declaration: unknown): Promise<string> {
+export async function sourceFingerprint(snapshot: Pick<SourceSnapshot, 'format' | 'snapshotId' | 'store' | 'files'>, declaration: unknown): Promise<string> {
   const h = createHash('sha256');
   h.update(JSON.stringify(declaration));
   h.update(`\n${snapshot.format}\t${snapshot.snapshotId}`);
@@ -53,4 +53,30 @@ export async function sourceFingerprint(snapshot: SourceSnapshot, declaration: u
     });
   }
   return `sha256:${h.digest('hex').slice(0, 32)}`;
+}
+
+/** What a loaded version recorded about its source (a VersionManifest has these fields). */
+export interface LoadedSource {
+  readonly fingerprint: string;
+  readonly snapshotId: string;
+  readonly sourceFormat: 'parquet' | 'delta';
+  readonly sourceVersion: string | null;
+  readonly sourceAsOf: string | null;
+}
+
+/**
+ * True when `loaded` already holds what the dataset's Delta source (following its latest
+ * version) would resolve to now: same version, same commit time, same table id and declaration.
+ * Costs a listing and one commit read, where resolveSource would read the checkpoint and replay
+ * the log; sync polls an unchanged table with this. Pinned versions, as_of and Parquet: false.
+ */
+export async function deltaSourceUnchanged(config: MaltConfig, dataset: DatasetConfig, loaded: LoadedSource): Promise<boolean> {
+  const source = dataset.source;
+  if (source.format !== 'delta' || source.version != null || source.asOf != null) return false;
+  if (loaded.sourceFormat !== 'delta' || loaded.sourceVersion === null || loaded.sourceAsOf === null) return false;
+  if (loaded.snapshotId !== `${loaded.snapshotId.slice(0, loaded.snapshotId.lastIndexOf(':'))}:${loaded.sourceVersion}`) return false;
+  const store = objectStoreFor(source.uri, config.s3);
+  const head = await deltaHead(store, source.uri);
+  if (String(head.version) !== loaded.sourceVersion || new Date(head.commitTimestampMs).toISOString() !== loaded.sourceAsOf) return false;
+  return (await sourceFingerprint({ format: 'delta', snapshotId: loaded.snapshotId, store, files: [] }, dataset)) === loaded.fingerprint;
 }

@@ -234,3 +234,16 @@ export async function latestDeltaVersion(store: ObjectStore, tableUri: string): 
   if (latest === null) throw logInvalid(tableUri, 'the _delta_log has no commit or checkpoint');
   return latest;
 }
+
+/**
+ * The newest version and its commit time from a listing (from the `_last_checkpoint` hint on)
+ * and one commit read: no checkpoint and no replay. Enough to tell that a table has not moved
+ * since a load (sync polls), without reading a checkpoint that can be hundreds of MB.
+ */
+export async function deltaHead(store: ObjectStore, tableUri: string): Promise<{ version: number; commitTimestampMs: number }> {
+  const root = normalizeTableUri(tableUri);
+  const listing = await listingFor(store, root, tableUri, undefined);
+  const latest = latestVersion(listing);
+  if (latest === null) throw logInvalid(tableUri, 'the _delta_log has no commit or checkpoint');
+  return { version: latest, commitTimestampMs: await versionTimestamp(store, listing, latest, tableUri) };
+}
