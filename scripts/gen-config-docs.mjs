@@ -64,6 +64,7 @@ const TABLES = {
   'datasets.source': table(schema.sourceSchema, 'source.'),
   'datasets.checks': table(schema.checksSchema, 'checks.'),
   'datasets.sync': table(schema.syncSchema, 'sync.'),
+  'datasets.updates': table(schema.updatesSchema, 'updates.'),
 };
 
 const check = process.argv.includes('--check');

@@ -162,8 +162,14 @@ export class VersionTracker {
       return;
     }
     const dictionary = config.kind === 'features' ? await this.store.dictionary(config.name, parsed.id) : [];
-    this.served.set(config.name, this.view(config, manifest, pointer, dictionary));
+    const view = this.view(config, manifest, pointer, dictionary);
+    this.served.set(config.name, view);
     this.generation++;
+    // Updates expire updates.retention after their event time: older than that, this version may
+    // miss updates newer than it (docs/updates.md).
+    if (config.updates.enabled && Number(view.asOfMicros / 1000n) < Date.now() - config.updates.retentionMs) {
+      this.log(`warning: ${config.name} version ${parsed.id} is older than updates.retention; updates newer than it may have expired`);
+    }
     this.log(`serving ${config.name} version ${parsed.id}`);
   }
 
