@@ -324,6 +324,15 @@ describe('malt consume (the CLI)', () => {
     return { child, stderr: () => stderr, exit };
   }
 
+  it('exits 2 with CONFIG_INVALID when no dataset has an updates_stream', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'malt.yaml');
+    writeFileSync(file, stringify({ redis: { url: own.url }, datasets: [featuresDataset('players', path.join(dir, 'none.parquet'))] }));
+    const run = start(file, 'x');
+    expect(await run.exit).toBe(2);
+    expect(run.stderr()).toMatch(/error CONFIG_INVALID: no dataset to consume/);
+  });
+
   it('SIGKILL mid-stream, another consumer claims what was in hand: every entry applied as the model says, none lost; SIGTERM drains and exits 0', async () => {
     const s = await setup({ claim_idle_ms: 500, batch_size: 25 }, own.url);
     const file = path.join(s.dir, 'malt.yaml');

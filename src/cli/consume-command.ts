@@ -26,6 +26,7 @@ const summary = (s: Readonly<ConsumerStats>) => ({
 async function runConsume(cfg: MaltConfig, names: readonly string[], consumerName: string | undefined): Promise<number> {
   for (const n of names) if (!findDataset(cfg, n)) throw new MaltError('DATASET_NOT_FOUND', `unknown dataset "${n}" (declared: ${cfg.datasets.map((d) => d.name).join(', ')})`);
   const streams = consumedStreams(cfg, names);
+  if (streams.length === 0) throw new MaltError('CONFIG_INVALID', `no dataset to consume: set updates_stream on ${names.length > 0 ? names.join(', ') : 'a dataset'}`);
   const consumer = consumerName ?? cfg.consume.consumer ?? defaultConsumerName();
   const lifecycle = new Lifecycle(stderrLogger);
   let stopping = false;
