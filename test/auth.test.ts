@@ -288,3 +288,35 @@ describe('request limits on both transports, with auth on', () => {
     expect(await callWith(c, 'Get', { entity_id: 'p1', datasets: [] }, reader)).toMatchObject({ ok: true });
   });
 });
+
+describe('updates need the write scope (HTTP POST /v1/datasets/:name/updates, gRPC Push)', () => {
+  let app: ServingApp;
+  let c: Client;
+  beforeAll(async () => {
+    const cfg = makeConfig({ auth: { keys: KEYS }, datasets: [featuresDataset('feat', path.join(dir, 'p.parquet'), { updates: { enabled: true } })] });
+    await load(cfg, 'feat');
+    app = await serve(cfg);
+    apps.push(app);
+    c = client(`127.0.0.1:${app.grpcPort}`);
+  });
+  afterAll(() => c?.close());
+
+  it('401 / 403 without write, applied with it, on both transports', async () => {
+    const update = (ltv: number) => ({ entity_id: 'p1', op: 'upsert', values: { ltv }, event_time: new Date().toISOString() });
+    const push = (who: Who, ltv: number) => app.http.inject({ method: 'POST', url: '/v1/datasets/feat/updates', headers: header(who), payload: { updates: [update(ltv)] } });
+    for (const who of ['none', 'invalid'] as const) expect((await push(who, 1)).json().error.code).toBe('UNAUTHENTICATED');
+    for (const who of ['reader', 'admin'] as const) expect([(await push(who, 1)).statusCode, who]).toEqual([403, who]);
+    const ok = await push('writer', 41);
+    expect([ok.statusCode, ok.json()]).toEqual([200, { applied: 1 }]);
+    const read = await app.http.inject({ url: '/v1/entities/p1', headers: header('reader') });
+    expect(read.json().datasets[0].features.ltv.value).toBe(41);
+
+    const req = (ltv: number) => ({ dataset: 'feat', updates: [{ entity_id: 'p2', op: 'upsert', values: { ltv: { double_value: ltv } }, event_time: new Date().toISOString() }] });
+    expect(await callWith(c, 'Push', req(1))).toMatchObject({ ok: false, status: 'UNAUTHENTICATED', code: 'UNAUTHENTICATED' });
+    expect(await callWith(c, 'Push', req(1), `Bearer ${TOKENS.reader}`)).toMatchObject({ ok: false, status: 'PERMISSION_DENIED', code: 'PERMISSION_DENIED' });
+    expect(await callWith(c, 'Push', req(42), `Bearer ${TOKENS.writer}`)).toMatchObject({ ok: true, res: { applied: 1 } });
+    expect(await callWith(c, 'Get', { entity_id: 'p2', datasets: ['feat'] }, `Bearer ${TOKENS.writer}`)).toMatchObject({ ok: false, code: 'PERMISSION_DENIED' });
+    const after = await app.http.inject({ url: '/v1/entities/p2', headers: header('all') });
+    expect(after.json().datasets[0].features.ltv.value).toBe(42);
+  });
+});
