@@ -87,15 +87,15 @@ export const consumeSchema = optionalSection({
   claim_idle_ms: integer(DEFAULTS.consumeClaimIdleMs, 100, 86_400_000, { doc: 'Entries delivered to a consumer and not acknowledged for this long are claimed (XAUTOCLAIM) by another, on start and every `claim_idle_ms`.' }),
 }, { doc: '`malt consume`. See [docs/consume.md](consume.md).', shownDefault: 'see below' });
 
-export const datasetSchema = section({
-  name: requiredString({ doc: 'Dataset name used in the APIs and the CLI; `^[a-z][a-z0-9_]{0,62}$`; unique.' })
-    .refine((s) => DATASET_NAME.test(s), { error: (iss) => `"${String(iss.input)}" must match ${DATASET_NAME} (lower-case letters, digits, underscores)` }),
 export const updatesSchema = optionalSection({
   enabled: boolean(false, { doc: 'Accept real-time per-entity updates for this dataset (`POST /v1/datasets/:name/updates`, gRPC `Push`, `malt consume`). Off: reads cost nothing extra. See [docs/updates.md](updates.md).' }),
   retention: duration(DEFAULTS.updatesRetentionMs, 60_000, 30 * 86_400_000, { doc: 'How long an update is kept after its event time (`30m`, `168h`, or milliseconds; at most 30 days). Older updates are refused on write and expire from Redis; a served version older than this is reported, since updates newer than it may have expired.' }),
   max_batch: integer(DEFAULTS.updatesMaxBatch, 1, 10_000, { doc: 'Most updates in one push (HTTP or gRPC) or one consumed batch; more is `BATCH_TOO_LARGE`.' }),
 }, { doc: 'Real-time updates. See [docs/updates.md](updates.md).', shownDefault: 'see below' });
 
+export const datasetSchema = section({
+  name: requiredString({ doc: 'Dataset name used in the APIs and the CLI; `^[a-z][a-z0-9_]{0,62}$`; unique.' })
+    .refine((s) => DATASET_NAME.test(s), { error: (iss) => `"${String(iss.input)}" must match ${DATASET_NAME} (lower-case letters, digits, underscores)` }),
   kind: oneOf(['features', 'segments'], 'features', { doc: 'A features dataset serves typed columns; a segments dataset serves the segments an entity belongs to.' }),
   source: sourceSchema,
   key: requiredString({ doc: 'The key column (the player id): a string or integer column in the lake; a string on the wire.' }),
@@ -112,10 +112,10 @@ export const updatesSchema = optionalSection({
   checks: checksSchema,
   allow_empty: boolean(false, { doc: 'Readiness only: when true, this dataset having no served version does not make the replica unready.' }),
   sync: syncSchema,
+  updates: updatesSchema,
   updates_stream: optionalString({ doc: 'Redis Stream `malt consume` reads this dataset\'s updates from (fields `entity_id`, `op`, `values`, `segment`, `event_time`). See [docs/consume.md](consume.md).' }),
   dead_letter_stream: optionalString({ shownDefault: '`<updates_stream>:dead`', doc: 'Redis Stream `malt consume` appends malformed or invalid entries to, with the reason.' }),
 });
-  updates: updatesSchema,
 
 const API_KEY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const SHA256_HASH = /^sha256:[0-9a-fA-F]{64}$/;
