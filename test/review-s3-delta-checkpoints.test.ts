@@ -79,7 +79,12 @@ describe('Delta tables with checkpoints on S3', () => {
     for (let i = 0; i < names.length; i++) {
       const [rows] = TABLES[names[i]!]!;
       const local = await load(cfg, `local_${i}`);
+      await s3.clearRequests();
       const remote = await load(cfg, `s3_${i}`);
+      // Deletion vectors: one ranged GET each, no HEAD (Spark packs many DVs into one file).
+      const dvRequests = (await s3.requests()).filter((r) => r.url.includes('deletion_vector_'));
+      expect(dvRequests.filter((r) => r.method !== 'GET' || r.range === null), names[i]).toEqual([]);
+      if (names[i] === 'basic-dv-with-checkpoint') expect(dvRequests).toHaveLength(2);
       expect(local.rowsRead, names[i]).toBe(rows);
       expect(remote, names[i]).toMatchObject({ status: 'published', rowsRead: rows, rows: local.rows, sourceVersion: local.sourceVersion, sourceAsOf: local.sourceAsOf });
     }

@@ -110,15 +110,24 @@ async function readFromFile(store: ObjectStore, tableRoot: string, dv: DeletionV
   checkDescriptor(dv, tableUri, location);
   const offset = dv.offset ?? 1;
   if (!Number.isSafeInteger(offset) || offset < 1) throw invalid(tableUri, location, `offset ${offset} is before the first deletion vector (1)`);
-  const info = await store.head(location);
-  if (info === null) throw invalid(tableUri, location, 'the file does not exist');
   const end = offset + 4 + dv.sizeInBytes + 4;
-  if (info.size < end) throw invalid(tableUri, location, `the file is ${info.size} bytes, too short for a ${dv.sizeInBytes}-byte deletion vector at offset ${offset} (truncated?)`);
-  // One ranged read from 0 when the DV is near the start (the usual case), else two small ones.
-  const [head, body] = offset <= 64 * 1024
-    ? await store.read(location, 0, end).then((b) => [b, b.subarray(offset)] as const)
-    : await Promise.all([store.read(location, 0, 1), store.read(location, offset, end)]);
-  if (head.length < 1 || body.length < end - offset) throw invalid(tableUri, location, 'the file is shorter than its size (truncated while reading?)');
+  // No HEAD first: Spark packs the DVs of many data files into one file, and a load reads one DV
+  // per data file, so a HEAD each would double the requests. A short read tells a truncated file;
+  // the HEAD is only asked when the read fails, to say whether the file exists.
+  let head: Uint8Array;
+  let body: Uint8Array;
+  try {
+    // One ranged read from 0 when the DV is near the start (the usual case), else two small ones.
+    [head, body] = offset <= 64 * 1024
+      ? await store.read(location, 0, end).then((b) => [b, b.subarray(offset)] as const)
+      : await Promise.all([store.read(location, 0, 1), store.read(location, offset, end)]);
+  } catch (err) {
+    if ((await store.head(location).catch(() => undefined)) === null) throw invalid(tableUri, location, 'the file does not exist');
+    throw err;
+  }
+  if (head.length < 1 || body.length < end - offset) {
+    throw invalid(tableUri, location, `the file is too short for a ${dv.sizeInBytes}-byte deletion vector at offset ${offset} (truncated?)`);
+  }
   if (head[0] !== DV_FILE_VERSION) throw invalid(tableUri, location, `unknown format version ${String(head[0])} (expected ${DV_FILE_VERSION})`);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const size = view.getUint32(0, false);
