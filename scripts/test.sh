@@ -3,7 +3,7 @@
 # "N passed, N failed" line. Exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+bash scripts/ensure-deps.sh --test || { echo "0 passed, 1 failed"; exit 1; }
 # Checks that are not vitest tests; each counts as one test in the final line.
 checks_passed=0 checks_failed=0
 check() {

@@ -2,7 +2,17 @@
 // the suite itself can stay on the machine's Node. Started by s3-server.ts under Node 24.
 // Prints one JSON line {"port": N} once listening; closes on SIGTERM.
 // GET /__requests returns every S3 request seen so far ({method, url, range}); DELETE clears it.
-import { buildApp } from 'fauxqs';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+// fauxqs is installed into .tools/fauxqs by `scripts/ensure-deps.sh --test` (not a devDependency:
+// it needs Node >= 22.5 and would make `npm ci` warn on Node 20). MALT_FAUXQS_DIR overrides.
+const fauxqsDir = process.env.MALT_FAUXQS_DIR
+  ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.tools/fauxqs/node_modules/fauxqs');
+const manifest = JSON.parse(readFileSync(path.join(fauxqsDir, 'package.json'), 'utf8'));
+const entry = manifest.exports?.['.']?.import?.default ?? manifest.main;
+const { buildApp } = await import(pathToFileURL(path.join(fauxqsDir, entry)).href);
 
 // S3 lists keys in UTF-8 byte order; fauxqs 2.4 sorts them with localeCompare (so `_x` sorts
 // before `0`, `Z` after `a`) while paging by `>`, which skips and repeats keys across pages.
