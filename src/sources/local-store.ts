@@ -7,8 +7,17 @@ import path from 'node:path';
 import { MaltError } from '../errors.js';
 import type { AsyncBuffer, ListOptions, ObjectInfo, ObjectStore } from './object-store.js';
 
-function info(location: string, st: { size: number; mtimeMs: number }): ObjectInfo {
-  return { location, size: st.size, mtimeMs: Math.trunc(st.mtimeMs), etag: null };
+/**
+ * A local file's stand-in for an S3 ETag: inode, nanosecond mtime and ctime. Any write to the
+ * file (even a same-size rewrite that restores the old mtime with utimes) moves its ctime, so a
+ * fingerprint of the listing sees every change without reading a byte of the file.
+ */
+function localIdentity(st: { ino: bigint; mtimeNs: bigint; ctimeNs: bigint }): string {
+  return `${st.ino.toString(36)}-${st.mtimeNs.toString(36)}-${st.ctimeNs.toString(36)}`;
+}
+
+function info(location: string, st: { size: bigint; mtimeMs: bigint; ino: bigint; mtimeNs: bigint; ctimeNs: bigint }): ObjectInfo {
+  return { location, size: Number(st.size), mtimeMs: Number(st.mtimeNs / 1_000_000n), etag: localIdentity(st) };
 }
 
 async function readRange(location: string, start: number, end: number): Promise<Uint8Array> {
@@ -51,7 +60,7 @@ export class LocalObjectStore implements ObjectStore {
           if (options.recursive) await walk(full);
         } else if (e.isFile()) {
           if (options.startAfter !== undefined && !(Buffer.compare(Buffer.from(full), Buffer.from(options.startAfter)) > 0)) continue;
-          found.push(info(full, await stat(full)));
+          found.push(info(full, await stat(full, { bigint: true })));
         }
       }
     };
@@ -62,7 +71,7 @@ export class LocalObjectStore implements ObjectStore {
 
   async head(location: string): Promise<ObjectInfo | null> {
     try {
-      const st = await stat(location);
+      const st = await stat(location, { bigint: true });
       return st.isFile() ? info(location, st) : null;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;

@@ -16,7 +16,7 @@ export interface ObjectInfo {
   readonly size: number;
   /** Last modification, ms since the epoch (truncated). */
   readonly mtimeMs: number;
-  /** S3 ETag (quotes stripped); null on local disk. */
+  /** S3 ETag (quotes stripped); on local disk inode + ns mtime + ns ctime (changes on every write); null when unknown. */
   readonly etag: string | null;
 }
 

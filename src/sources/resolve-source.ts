@@ -8,7 +8,7 @@ import type { DatasetConfig, MaltConfig } from '../config.js';
 import { deltaHead, resolveDeltaSnapshot } from './delta/delta-table.js';
 import { objectStoreFor } from './object-store-for.js';
 import { resolveParquetSnapshot } from './parquet-source.js';
-import type { DataFile, SourceSnapshot } from './source.js';
+import type { SourceSnapshot } from './source.js';
 
 /** Resolves the dataset's source now: the latest Delta version unless `version`/`as_of` is set. */
 export async function resolveSource(config: MaltConfig, dataset: DatasetConfig): Promise<SourceSnapshot> {
@@ -20,38 +20,16 @@ export async function resolveSource(config: MaltConfig, dataset: DatasetConfig):
   return resolveParquetSnapshot(store, source.uri, { partition: source.partition, requireSuccessMarker: source.requireSuccessMarker });
 }
 
-const MAX_FOOTER_BYTES = 64 * 1024 * 1024;
-
-/** The Parquet footer (schema, row groups, column statistics), or the last bytes of a non-Parquet file. */
-async function footerBytes(snapshot: Pick<SourceSnapshot, 'store'>, f: DataFile): Promise<Uint8Array> {
-  const tail = await snapshot.store.read(f.location, Math.max(0, f.size - 8), f.size);
-  const len = tail.length === 8 && Buffer.from(tail).toString('latin1', 4) === 'PAR1' ? Buffer.from(tail).readUInt32LE(0) : 0;
-  if (len <= 0 || len + 8 > f.size || len > MAX_FOOTER_BYTES) return tail;
-  return snapshot.store.read(f.location, f.size - 8 - len, f.size - 8);
-}
-
 /**
  * What a loaded version is compared by to skip an unchanged source: the dataset declaration (a
- * changed declaration means a reload) and the source's snapshot id. For plain Parquet on local
- * disk the files' footers are hashed too: a same-size rewrite within the file system's mtime
- * granularity changes its row-group statistics (on S3 the ETag in the snapshot id already does).
+ * changed declaration means a reload) and the source's snapshot id — the Delta version, or for
+ * Parquet a fingerprint of the listing alone (sizes, mtimes, and S3 ETags or, on local disk,
+ * inode + nanosecond mtime/ctime, which every write moves). No data file is read.
  */
-export async function sourceFingerprint(snapshot: Pick<SourceSnapshot, 'format' | 'snapshotId' | 'store' | 'files'>, declaration: unknown): Promise<string> {
+export async function sourceFingerprint(snapshot: Pick<SourceSnapshot, 'format' | 'snapshotId'>, declaration: unknown): Promise<string> {
   const h = createHash('sha256');
   h.update(JSON.stringify(declaration));
   h.update(`\n${snapshot.format}\t${snapshot.snapshotId}`);
-  if (snapshot.format === 'parquet' && snapshot.store.scheme === 'file') {
-    const footers: Uint8Array[] = new Array(snapshot.files.length);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      for (let i = next++; i < snapshot.files.length; i = next++) footers[i] = await footerBytes(snapshot, snapshot.files[i]!);
-    };
-    await Promise.all(Array.from({ length: Math.min(8, snapshot.files.length) }, worker));
-    snapshot.files.forEach((f, i) => {
-      h.update(`\n${f.location}\t`);
-      h.update(footers[i]!);
-    });
-  }
   return `sha256:${h.digest('hex').slice(0, 32)}`;
 }
 
@@ -78,5 +56,5 @@ export async function deltaSourceUnchanged(config: MaltConfig, dataset: DatasetC
   const store = objectStoreFor(source.uri, config.s3);
   const head = await deltaHead(store, source.uri);
   if (String(head.version) !== loaded.sourceVersion || new Date(head.commitTimestampMs).toISOString() !== loaded.sourceAsOf) return false;
-  return (await sourceFingerprint({ format: 'delta', snapshotId: loaded.snapshotId, store, files: [] }, dataset)) === loaded.fingerprint;
+  return (await sourceFingerprint({ format: 'delta', snapshotId: loaded.snapshotId }, dataset)) === loaded.fingerprint;
 }
