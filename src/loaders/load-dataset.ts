@@ -18,7 +18,7 @@ import { deletedRowsOf, projectedRows } from './file-projection.js';
 import { type OpenParquetFile, openParquetFile } from './parquet-reader.js';
 import { type RowCounters, newCounters, writeRowGroup } from './row-group-writer.js';
 import { type LoadPlan, planLoad } from './source-schema.js';
-import { SnapshotWriter } from './snapshot-writer.js';
+import { SnapshotWriter } from '../store/snapshot-writer.js';
 import { type CheckResult, checkGateColumns, gateError, repeatedRefusal, rowGates, schemaGate } from './quality-gates.js';
 
 export interface LoadOptions {

@@ -5,7 +5,7 @@
 import type { DatasetConfig } from '../config.js';
 import { StringDictionaryBuilder, encodeRow } from '../row-codec.js';
 import type { LoadPlan } from './source-schema.js';
-import type { SnapshotWriter } from './snapshot-writer.js';
+import type { SnapshotWriter } from '../store/snapshot-writer.js';
 import { type ConvertNotes, ValueReject, convertKey, convertValue } from './value-converter.js';
 
 /** Redis keeps a hash compact (listpack) only while every value is at most this many bytes. */

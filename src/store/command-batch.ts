@@ -2,7 +2,7 @@
  * The one way malt sends commands on data keys (the per-version bucket hashes, keys.ts): callers
  * describe single-key commands as plain objects and runBatch() sends them as pipelines, answering
  * one outcome per command in the order given. Every data-key read (snapshot-reader.ts), write
- * (loaders/snapshot-writer.ts, to move here) and delete (snapshot-store.ts reclaim) goes through
+ * (snapshot-writer.ts) and delete (snapshot-store.ts reclaim) goes through
  * here; test/store-seam.test.ts keeps it that way.
  *
  * Today: pipelines on the one standalone client, at most `chunkSize` commands each; a lone

@@ -6,7 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import { KeyLayout, bucketOf } from '../keys.js';
-import { type CommandOutcome, type DataCommand, runBatch } from '../store/command-batch.js';
+import { type CommandOutcome, type DataCommand, runBatch } from './command-batch.js';
 import { MaltError } from '../errors.js';
 
 export interface WriterOptions {
