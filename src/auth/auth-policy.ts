@@ -3,8 +3,9 @@
  * - keys configured (`auth.keys` or `MALT_API_KEYS`): every data call needs a key holding the
  *   call's scope (`read`, `write`, `admin`); `serving.admin_token`, when set, is one more key with
  *   the `admin` scope only. Keys with a `rate_limit` are limited per key.
- * - no keys (`auth: none`, or loopback without keys): `read` and `write` calls are open; `admin`
- *   calls keep the earlier rule: the admin token when one is set, else only on a loopback listener.
+ * - no keys (`auth: none`, or loopback without keys): `read` calls are open; `write` (update
+ *   pushes) and `admin` calls keep the earlier rollback rule: the admin token when one is set,
+ *   else only on a loopback listener.
  * Errors: UNAUTHENTICATED (401), PERMISSION_DENIED (403), RATE_LIMITED (429), ADMIN_DISABLED (403).
  */
 import { timingSafeEqual } from 'node:crypto';
