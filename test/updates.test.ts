@@ -215,6 +215,21 @@ describe('push and read', () => {
     }
   });
 
+  it('pushing needs the admin token when one is set (the rollback rule, no API keys)', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 't.parquet');
+    writePlayers(file, [{ id: 'a', ltv: 1, level: 1, country: 'US', is_payer: false, last_login: null, tags: null }]);
+    const cfg = makeConfig({ serving: { admin_token: 's3cret' }, datasets: [featuresDataset('pf', file, { updates: { enabled: true } })] }, { url: redis.url });
+    await load(cfg, 'pf');
+    const app = await serve(cfg);
+    apps.push(app);
+    const payload = { updates: [{ entity_id: 'a', op: 'upsert', values: { ltv: 2 } }] };
+    const denied = await app.http.inject({ method: 'POST', url: '/v1/datasets/pf/updates', payload });
+    expect(denied.statusCode).toBe(401);
+    const ok = await app.http.inject({ method: 'POST', url: '/v1/datasets/pf/updates', payload, headers: { authorization: 'Bearer s3cret' } });
+    expect(ok.json()).toEqual({ applied: 1 });
+  });
+
   it('the write path is usable without a server (as malt consume uses it) and throws UpdateRejected', async () => {
     const { app } = await setup();
     const wp = createUpdateWritePath(app.redis, app.config);
