@@ -8,10 +8,11 @@ import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { KeyLayout } from '../src/keys.js';
 import { manifestJson } from '../src/model/version-json.js';
+import { LocalObjectStore } from '../src/sources/local-store.js';
 import { SnapshotStore } from '../src/store/snapshot-store.js';
 import { appsClosedAfterAll, featuresDataset, load, makeConfig, newRedis, type PlayerRow, redisUrl, serve, tmpDir, uniquePrefix, writePlayers } from './support/fixtures.js';
 
@@ -56,6 +57,13 @@ function scrambleKeepingListing(file: string): void {
 function roundMtime(file: string): void {
   const t = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
   utimesSync(file, t, t);
+}
+
+/** Counts data-file reads (open/read on local files) from now until restore(). */
+function spyDataReads(): { calls(): number; restore(): void } {
+  const open = vi.spyOn(LocalObjectStore.prototype, 'open');
+  const read = vi.spyOn(LocalObjectStore.prototype, 'read');
+  return { calls: () => open.mock.calls.length + read.mock.calls.length, restore: () => { open.mockRestore(); read.mockRestore(); } };
 }
 
 function scrambleDataPages(file: string): void {
@@ -156,16 +164,23 @@ describe('skip by source snapshot', () => {
     const cfg = makeConfig({ datasets: [featuresDataset('sk_pq', path.dirname(file))] }, { prefix });
     const first = await load(cfg, 'sk_pq');
     expect(first.status).toBe('published');
-    // Same listing and footer, data pages no reader accepts: only a load that reads no rows can succeed.
-    // (For local Parquet the fingerprint also hashes each file's footer, see resolve-source.ts.)
-    scrambleDataPages(file);
+    // Same listing: skipped without opening a data file.
+    const reads = spyDataReads();
     const again = await load(cfg, 'sk_pq');
     expect(again).toMatchObject({ status: 'skipped', skipReason: 'unchanged', version: 1, rowsRead: 0, fingerprint: first.fingerprint, sourceVersion: null, sourceAsOf: first.sourceAsOf });
-    // The same snapshot under another declaration is loaded (and here fails on the scrambled bytes).
-    const changed = makeConfig({ datasets: [featuresDataset('sk_pq', path.dirname(file), { keep_versions: 4 })] }, { prefix });
-    const err = await load(changed, 'sk_pq').catch((e) => e);
+    expect(reads.calls()).toBe(0);
+    reads.restore();
+    // An in-place rewrite that keeps size and mtime still changes the listing (inode/ctime identity):
+    // the next load reads the file (and here fails on its scrambled data pages).
+    scrambleDataPages(file);
+    const err = await load(cfg, 'sk_pq').catch((e) => e);
     expect(err.code).toBe('SOURCE_UNREADABLE');
     expect(err.message).toContain('a.parquet: row group at rows 0–5 could not be decoded');
+    // The same snapshot under another declaration is loaded too.
+    writePlayers(file, rows(5));
+    expect(await load(cfg, 'sk_pq')).toMatchObject({ status: 'published' });
+    const changed = makeConfig({ datasets: [featuresDataset('sk_pq', path.dirname(file), { keep_versions: 4 })] }, { prefix });
+    expect(await load(changed, 'sk_pq')).toMatchObject({ status: 'published' });
   });
 
   it('Delta: the same table version is skipped without reading a data file; a new version is loaded', async () => {
