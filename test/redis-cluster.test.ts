@@ -69,7 +69,8 @@ const player = (i: number, gen = 1): PlayerRow => ({
 describe('serving from a Redis Cluster', () => {
   it('answers a batch of 100 ids across slots over HTTP and gRPC exactly as a standalone Redis does', async () => {
     const file = path.join(tmpDir(), 'players.parquet');
-    writePlayers(file, Array.from({ length: 1000 }, (_, i) => player(i)));
+    // 3,000 rows = 30 bucket keys: every master gets some unless the slots are very unlucky (p < 1e-4).
+    writePlayers(file, Array.from({ length: 3000 }, (_, i) => player(i)));
     const onCluster = clusterConfig([featuresDataset('players', file)]);
     const standalone = makeConfig({ datasets: [featuresDataset('players', file)] }, { url: redisUrl() });
     expect((await loadOn(onCluster, 'players')).status).toBe('published');
@@ -226,11 +227,21 @@ async function failover(port: number): Promise<void> {
 
 /** Moves `slots` slots from one master to another with redis-cli (which MIGRATEs their keys). */
 async function reshard(slots: number): Promise<void> {
-  const masters = await cluster.masters();
   const id = async (port: number): Promise<string> => (await cluster.cli(port, 'cluster', 'myid')).trim();
-  const [from, to] = [await id(masters[0] as number), await id(masters[1] as number)];
-  await cluster.cli(masters[0] as number, '--cluster', 'reshard', `127.0.0.1:${masters[0]}`, '--cluster-from', from, '--cluster-to', to,
-    '--cluster-slots', String(slots), '--cluster-yes', '--cluster-pipeline', '10');
+  // After a failover the nodes' views of who is master converge within a few gossip rounds;
+  // redis-cli refuses ("not known or not a master") until they have, so retry for a while.
+  for (let attempt = 1; ; attempt++) {
+    const masters = await cluster.masters();
+    const [from, to] = [await id(masters[0] as number), await id(masters[1] as number)];
+    try {
+      await cluster.cli(masters[0] as number, '--cluster', 'reshard', `127.0.0.1:${masters[0]}`, '--cluster-from', from, '--cluster-to', to,
+        '--cluster-slots', String(slots), '--cluster-yes', '--cluster-pipeline', '10');
+      break;
+    } catch (err) {
+      if (attempt >= 40 || !/not known or not a master/.test(String(err))) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
   await cluster.waitHealthy();
 }
 

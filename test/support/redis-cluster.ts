@@ -67,8 +67,9 @@ export async function startTestCluster(opts: { masters?: number; replicas?: numb
       nodes,
       cli,
       async masters() {
-        const lines = (await cli(nodes[0]?.port as number, 'cluster', 'nodes')).split('\n');
-        return lines.filter((l) => / master/.test(l) && !/fail/.test(l)).map((l) => Number(/:(\d+)@/.exec(l)?.[1]));
+        // Each node's own ROLE, not one node's CLUSTER NODES view, which lags after a failover.
+        const roles = await Promise.all(nodes.map(async (n) => ((await cli(n.port, 'role').catch(() => '')).startsWith('master') ? n.port : null)));
+        return roles.filter((p): p is number => p !== null);
       },
       async waitHealthy(timeoutMs = 30_000) {
         const deadline = Date.now() + timeoutMs;
