@@ -15,6 +15,7 @@ import { grpcServerCredentials } from '../tls/grpc-server-credentials.js';
 import type { TlsFiles } from '../tls/tls-files.js';
 import type { EntityResult, Lookup } from './lookup.js';
 import { type EncodedMessage, encodeBatchGetResponse, encodeEntityResult } from './proto-encoding.js';
+import { MAX_METADATA_BYTES, metadataLimit } from './grpc-metadata-limit.js';
 import { type PushReq, pushHandler } from './grpc-push.js';
 import { UpdateRejected, type UpdateWritePath } from '../updates/write-path.js';
 
@@ -139,7 +140,14 @@ export async function startGrpc(lookup: Lookup, opts: GrpcServerOptions): Promis
   const guard = <T extends object>(impl: T): T => (auth ? guardService(impl, auth, (e) => fail(e, opts.log)) : impl);
   const pkgDef = loadServingPackage();
   const loaded = grpc.loadPackageDefinition(pkgDef) as unknown as { malt: { v1: { Serving: grpc.ServiceClientConstructor } } };
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    // Request metadata is bounded like HTTP headers (16 KiB) by an interceptor: grpc-js ignores grpc.max_metadata_size.
+    interceptors: [metadataLimit(MAX_METADATA_BYTES, (bytes) => {
+      const e = fail(new MaltError('HEADERS_TOO_LARGE', `request metadata is ${bytes} bytes; this server accepts at most ${MAX_METADATA_BYTES} (16 KiB)`));
+      return { code: e.code, details: e.details, metadata: e.metadata };
+    })],
+  });
   server.addService(servingDefinition(loaded.malt.v1.Serving.service), guard({
     Get: unary<GetReq>(opts, async (req, t) => entityBytes((await lookup.get([req.entity_id], req.datasets, t))[0] as EntityResult)),
     BatchGet: unary<BatchReq>(opts, async (req, t) => encodeBatchGetResponse((await lookup.get(req.entity_ids, req.datasets, t)).map(protoParts))),
