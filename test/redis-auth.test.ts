@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { runLoad } from '../src/cli/load-command.js';
 import { freePort } from './support/redis-server.js';
 import { makeCa, makeLeaf } from './support/test-certs.js';
 import { appsClosedAfterAll, featuresDataset, load, makeConfig, serve, tmpDir, uniquePrefix, writePlayers, type PlayerRow } from './support/fixtures.js';
@@ -62,10 +63,15 @@ describe('Redis with a password, an ACL user and rediss://', () => {
     await redisServer(['--port', String(port), '--requirepass', 'redis-pw'], ping(`redis://:redis-pw@127.0.0.1:${port}`));
     expect(await loadAndServe(`redis://:redis-pw@127.0.0.1:${port}`)).toBe(200);
     const noPw = makeConfig({ datasets: [featuresDataset('feat', path.join(lake, 'p.parquet'))] }, { url: `redis://127.0.0.1:${port}` });
-    // ioredis reports the refused AUTH as a closed connection; malt says it cannot connect.
-    await expect(serve(noPw)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/^cannot connect to Redis at redis:\/\/127\.0\.0\.1/) });
-    const wrong = makeConfig({ datasets: [featuresDataset('feat', path.join(lake, 'p.parquet'))] }, { url: `redis://:nope@127.0.0.1:${port}` });
-    await expect(serve(wrong)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/^cannot connect to Redis at redis:\/\/\*\*\*@127/) });
+    // ioredis reports the refused AUTH as a closed connection; malt keeps Redis's own refusal (NOAUTH / WRONGPASS).
+    await expect(serve(noPw)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/^cannot connect to Redis at redis:\/\/127\.0\.0\.1\S*: Redis refused authentication: NOAUTH /) });
+    const wrong = makeConfig({ datasets: [featuresDataset('feat', path.join(lake, 'p.parquet'))] }, { url: `redis://:nope-secret@127.0.0.1:${port}` });
+    const refused = await serve(wrong).then(() => null, (e: Error & { code?: string }) => e);
+    expect(refused).toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/^cannot connect to Redis at redis:\/\/\*\*\*@127\S*: Redis refused authentication: WRONGPASS /) });
+    expect(refused?.message).not.toContain('nope-secret');
+    expect(refused?.message).not.toContain('Connection is closed');
+    // `malt load` says the same: a refused password is named, not "Connection is closed".
+    await expect(runLoad(wrong, ['feat'], false)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/: Redis refused authentication: WRONGPASS /) });
   });
 
   it('an ACL user (user:password@) limited to its key prefix loads and serves', async () => {

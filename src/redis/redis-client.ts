@@ -65,9 +65,28 @@ function createCluster(seeds: readonly string[], base: RedisOptions): Redis {
   return cluster as unknown as Redis;
 }
 
-/** Connects and, once connected, stops queueing commands while disconnected. */
+/** A refusal by Redis itself that no retry fixes (bad credentials, missing ACL permission). */
+const AUTH_REFUSAL = /^(NOAUTH|WRONGPASS|NOPERM)\b|ERR AUTH <password> called without any password|invalid password/;
+
+/**
+ * Connects and, once connected, stops queueing commands while disconnected. When Redis refuses the
+ * credentials, ioredis only rejects with "Connection is closed"; the refusal it emitted as 'error'
+ * (NOAUTH / WRONGPASS, text from Redis, never the password) is thrown instead.
+ */
 export async function connectRedis(client: Redis): Promise<void> {
-  await client.connect();
+  let refusal: Error | null = null;
+  const onError = (err: Error): void => {
+    if (AUTH_REFUSAL.test(err.message)) refusal = err;
+  };
+  client.on('error', onError);
+  try {
+    await client.connect();
+  } catch (err) {
+    const r = refusal as Error | null;
+    throw r ? new Error(`Redis refused authentication: ${r.message}`, { cause: err }) : err;
+  } finally {
+    client.off('error', onError);
+  }
   client.options.enableOfflineQueue = false;
 }
 
