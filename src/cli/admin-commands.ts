@@ -2,7 +2,7 @@
  * Operator commands: `versions`, `rollback`, `get` (a gRPC call to a running malt),
  * `check-config` and `sample`.
  */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,8 +58,9 @@ function registerGet(program: Command): void {
   program.command('get').description('call a running malt over gRPC and print the result as JSON').argument('<entity_id>')
     .option('--addr <host:port>', 'gRPC address', '127.0.0.1:50051').option('--datasets <names>', 'comma-separated datasets')
     .option('--segments <dataset>', 'call GetSegments on this segments dataset instead')
-    .action(action(async (id: string, opts: { addr: string; datasets?: string; segments?: string }) => {
-      console.log(JSON.stringify(await grpcGet(opts.addr, id, opts.datasets ? opts.datasets.split(',') : [], opts.segments), null, 2));
+    .addOption(new Option('--token <token>', 'API key sent as `authorization: Bearer` metadata (servers with auth keys)').env('MALT_TOKEN'))
+    .action(action(async (id: string, opts: { addr: string; datasets?: string; segments?: string; token?: string }) => {
+      console.log(JSON.stringify(await grpcGet(opts.addr, id, opts.datasets ? opts.datasets.split(',') : [], opts.segments, opts.token), null, 2));
     }));
 }
 

@@ -12,20 +12,28 @@ export function servingClient(addr: string): ServingClient {
   return new loaded.malt.v1.Serving(addr, grpc.credentials.createInsecure()) as unknown as ServingClient;
 }
 
-export function call<T>(client: ServingClient, method: string, req: unknown, deadlineMs = 5000): Promise<T> {
+export function call<T>(client: ServingClient, method: string, req: unknown, deadlineMs = 5000, metadata = new grpc.Metadata()): Promise<T> {
   return new Promise((resolve, reject) => {
     const fn = client[method];
     if (!fn) return reject(new Error(`no method ${method}`));
-    fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res as T)));
+    fn.call(client, req, metadata, { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res as T)));
   });
 }
 
-export async function grpcGet(addr: string, entityId: string, datasets: string[], segmentsDataset?: string): Promise<unknown> {
+/** Call metadata carrying `authorization: Bearer <token>` when a token is given (servers with auth keys need it). */
+export function bearerMetadata(token?: string): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  if (token) metadata.set('authorization', `Bearer ${token}`);
+  return metadata;
+}
+
+export async function grpcGet(addr: string, entityId: string, datasets: string[], segmentsDataset?: string, token?: string): Promise<unknown> {
   const client = servingClient(addr);
+  const metadata = bearerMetadata(token);
   try {
     return segmentsDataset
-      ? await call(client, 'GetSegments', { entity_id: entityId, dataset: segmentsDataset })
-      : await call(client, 'Get', { entity_id: entityId, datasets });
+      ? await call(client, 'GetSegments', { entity_id: entityId, dataset: segmentsDataset }, 5000, metadata)
+      : await call(client, 'Get', { entity_id: entityId, datasets }, 5000, metadata);
   } catch (err) {
     const e = err as grpc.ServiceError;
     const code = e.metadata?.get('malt-error-code')[0];
