@@ -4,17 +4,20 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startServing } from '../app.js';
 import { type MaltConfig, loadConfig } from '../config.js';
 import { startEmbeddedRedis } from '../redis/embedded-redis.js';
 import { sampleConfigDocument, samplePlayerId, writeSampleLake } from '../sample/sample-lake.js';
 import { lineLogger } from '../telemetry/logger.js';
-import { action, config, configOption, log } from './cli-support.js';
+import { action, config, configOption, log, onShutdownSignals } from './cli-support.js';
 import { loadExitCode, runLoad, withInterrupt } from './load-command.js';
 
 function printCalls(httpPort: number, grpcPort: number, host: string): void {
   const id = samplePlayerId(42);
   const h = `http://${host}:${httpPort}`;
+  // The CLI by absolute path: works from any directory (npx malt would look on the registry).
+  const malt = `node ${JSON.stringify(path.resolve(fileURLToPath(import.meta.url), '../../../bin/malt.js'))}`;
   console.log(`
 malt is serving. Try:
 
@@ -28,8 +31,8 @@ malt is serving. Try:
 
 gRPC (${host}:${grpcPort}, reflection enabled):
 
-  npx malt get ${id} --addr ${host}:${grpcPort}
-  npx malt get ${id} --addr ${host}:${grpcPort} --segments player_segments
+  ${malt} get ${id} --addr ${host}:${grpcPort}
+  ${malt} get ${id} --addr ${host}:${grpcPort} --segments player_segments
   grpcurl -plaintext -d '{"entity_id":"${id}"}' ${host}:${grpcPort} malt.v1.Serving/Get   # if you have grpcurl
 
 Press Ctrl+C to stop (the embedded Redis keeps its data under .malt/redis).
@@ -40,12 +43,11 @@ async function serveUntilSignal(cfg: MaltConfig, demo: boolean, afterClose: () =
   const app = await startServing(cfg, { log, logger: lineLogger(log) });
   log(`HTTP on http://${cfg.serving.host}:${app.httpPort}, gRPC on ${cfg.serving.host}:${app.grpcPort}`);
   if (demo) printCalls(app.httpPort, app.grpcPort, cfg.serving.host);
-  const shutdown = (signal: string): void => {
+  // First SIGINT/SIGTERM: close (in-flight requests finish, the close stack unwinds); a second exits 130.
+  onShutdownSignals((signal) => {
     log(`${signal}: shutting down`);
     app.close().then(afterClose).then(() => process.exit(0), () => process.exit(1));
-  };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
 }
 
 export function registerServe(program: Command): void {
