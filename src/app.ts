@@ -16,7 +16,7 @@ import { buildHttp } from './serving/http-server.js';
 import { Lookup } from './serving/lookup.js';
 import { VersionTracker } from './serving/version-tracker.js';
 import { ReadinessMonitor } from './serving/readiness.js';
-import { type Logger, lineLogger } from './telemetry/logger.js';
+import { type Logger, silentLogger } from './telemetry/logger.js';
 import { SERVICE_NAME } from './serving/grpc-server.js';
 import { createUpdateWritePath } from './updates/write-path.js';
 import { AuthPolicy } from './auth/auth-policy.js';
@@ -36,20 +36,18 @@ export interface ServingApp {
 }
 
 export interface StartOptions {
-  /** Log lines (startup, shutdown problems); default: none. */
-  readonly log?: (msg: string) => void;
+  /** fastify's own request logger (default off). */
   readonly httpLogger?: boolean;
-  /** State changes (Redis lost / stalled / back, ready / not ready); default: `log` as lines. */
+  /** Everything the app reports: startup, state changes (Redis lost / stalled / back, ready / not ready), INTERNAL errors, shutdown problems; default: none. */
   readonly logger?: Logger;
   /** How long close() waits for in-flight gRPC calls (default 5000 ms). */
   readonly drainMs?: number;
 }
 
 export async function startServing(config: MaltConfig, options: StartOptions = {}): Promise<ServingApp> {
-  const log = options.log ?? (() => undefined);
-  const logger = options.logger ?? lineLogger(log);
+  const logger = options.logger ?? silentLogger;
   // Each start step registers its undo; close() undoes them in reverse (src/app/lifecycle.ts).
-  const lifecycle = new Lifecycle(lineLogger(log));
+  const lifecycle = new Lifecycle(logger);
   const close = (): Promise<void> => lifecycle.close();
   // No keys and not loopback: refuse before opening anything unless `auth: none` (docs/security.md).
   assertExposureAllowed(config);
@@ -57,11 +55,11 @@ export async function startServing(config: MaltConfig, options: StartOptions = {
   try {
     // ioredis auto-pipelining off: each request already sends one command (or one explicit
     // pipeline for a batch); with it on, the HTTP Redis path was slower (BENCHMARKS.md).
-    const handle: RedisHandle = await openRedis(config, { log, autoPipelining: false });
+    const handle: RedisHandle = await openRedis(config, { logger, autoPipelining: false });
     lifecycle.add('redis', () => handle.close());
     const subscriber = handle.duplicate();
     const keys = new KeyLayout(config.redis.keyPrefix);
-    const tracker = new VersionTracker(handle.client, subscriber, keys, config.datasets, config.serving.versionPollMs, log);
+    const tracker = new VersionTracker(handle.client, subscriber, keys, config.datasets, config.serving.versionPollMs, logger);
     const readiness = new ReadinessMonitor(config.datasets, (n) => tracker.get(n)?.versionString ?? null, logger, () => lifecycle.closing);
     tracker.monitor = readiness;
     tracker.stallMs = Math.max(1000, config.serving.requestTimeoutMs * 4);
@@ -78,18 +76,18 @@ export async function startServing(config: MaltConfig, options: StartOptions = {
     const isClosing = (): boolean => lifecycle.closing;
     // One policy for both transports, so a key's rate limit counts calls on either.
     const auth = new AuthPolicy(config);
-    const tls = config.tls ? new TlsFiles(config.tls, { log }) : null;
+    const tls = config.tls ? new TlsFiles(config.tls, { logger }) : null;
     if (tls) lifecycle.add('tls', () => tls.close());
 
     // The one update write path, shared by HTTP and gRPC push (docs/updates.md).
     const writePath = createUpdateWritePath(handle.client, config, { columnsOf: (d) => tracker.get(d)?.columns, onApplied: (d, ids) => lookup.invalidate(d, ids) });
-    const http = await buildHttp({ config, lookup, tracker, readiness, redis: handle.client, isClosing, logger: options.httpLogger, log, auth, tls, writePath });
+    const http = await buildHttp({ config, lookup, tracker, readiness, redis: handle.client, isClosing, httpLogger: options.httpLogger, logger, auth, tls, writePath });
     await http.listen({ host: config.serving.host, port: config.serving.httpPort });
     lifecycle.add('http', () => http.close());
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.serving.httpPort;
 
-    const grpc: GrpcServing = await startGrpc(lookup, { host: config.serving.host, port: config.serving.grpcPort, timeoutMs: config.serving.requestTimeoutMs, isClosing, log, auth, tls, writePath });
+    const grpc: GrpcServing = await startGrpc(lookup, { host: config.serving.host, port: config.serving.grpcPort, timeoutMs: config.serving.requestTimeoutMs, isClosing, logger, auth, tls, writePath });
     lifecycle.add('grpc', () => grpc.close(options.drainMs ?? 5000));
     // gRPC health follows the readiness rule from now on (state changes, not only /readyz calls).
     readiness.onChange((r) => {

@@ -9,7 +9,7 @@ import { ERROR_CATALOG, type MaltError, toMaltError } from '../errors.js';
 import { KeyLayout } from '../keys.js';
 import { openRedis } from '../redis/redis-handle.js';
 import { SnapshotStore } from '../store/snapshot-store.js';
-import { writeStderrLine } from '../telemetry/logger.js';
+import { stderrLogger, writeStderrLine } from '../telemetry/logger.js';
 
 /** A timestamped line on stderr (the sink of stderrLogger, for code that takes a plain `log`). */
 export const log = (msg: string): void => writeStderrLine(msg);
@@ -93,7 +93,7 @@ export function onShutdownSignals(onFirst: (signal: NodeJS.Signals) => void): ()
 }
 
 export async function withStore<T>(cfg: MaltConfig, fn: (store: SnapshotStore) => Promise<T>): Promise<T> {
-  const handle = await openRedis(cfg, { log });
+  const handle = await openRedis(cfg, { logger: stderrLogger });
   try {
     return await fn(new SnapshotStore(handle.client, new KeyLayout(cfg.redis.keyPrefix)));
   } finally {

@@ -12,7 +12,7 @@ import { MaltError } from '../errors.js';
 import { openRedis } from '../redis/redis-handle.js';
 import { stderrLogger } from '../telemetry/logger.js';
 import { createUpdateWritePath } from '../updates/write-path.js';
-import { EXIT, action, commandErrorExitCode, config, configOption, log, onShutdownSignals } from './cli-support.js';
+import { EXIT, action, commandErrorExitCode, config, configOption, onShutdownSignals } from './cli-support.js';
 
 const summary = (s: Readonly<ConsumerStats>) => ({
   applied: s.applied,
@@ -38,7 +38,7 @@ async function runConsume(cfg: MaltConfig, names: readonly string[], consumerNam
     void lifecycle.close().then(resolveStopped);
   });
   try {
-    const handle = await openRedis(cfg, { log });
+    const handle = await openRedis(cfg, { logger: stderrLogger });
     lifecycle.add('redis', () => handle.close());
     if (stopping) return EXIT.ok;
     const run = await startStreamConsumer({

@@ -10,7 +10,7 @@ import { createProgress } from '../loaders/load-progress.js';
 import { type LoadReport, loadDataset } from '../loaders/load-dataset.js';
 import { openRedis } from '../redis/redis-handle.js';
 import { stderrLogger } from '../telemetry/logger.js';
-import { EXIT, action, config, configOption, isRefusal, loadErrorExitCode, log, onShutdownSignals } from './cli-support.js';
+import { EXIT, action, config, configOption, isRefusal, loadErrorExitCode, onShutdownSignals } from './cli-support.js';
 
 export function summary(r: LoadReport): string {
   if (r.status === 'skipped' && r.skipReason === 'rolled_back') {
@@ -60,7 +60,7 @@ const FAILURE_WORDS = { refused: 'load refused', failed: 'load failed', interrup
  */
 export async function runLoad(cfg: MaltConfig, names: string[], force: boolean, signal?: AbortSignal): Promise<LoadOutcome> {
   for (const n of names) if (!findDataset(cfg, n)) throw new MaltError('DATASET_NOT_FOUND', `unknown dataset "${n}" (declared: ${cfg.datasets.map((d) => d.name).join(', ')})`);
-  const handle = await openRedis(cfg, { log });
+  const handle = await openRedis(cfg, { logger: stderrLogger });
   const results: DatasetLoadResult[] = [];
   try {
     for (const d of cfg.datasets.filter((x) => names.length === 0 || names.includes(x.name))) {

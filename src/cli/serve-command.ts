@@ -9,7 +9,7 @@ import { startServing } from '../app.js';
 import { type MaltConfig, loadConfig } from '../config.js';
 import { startEmbeddedRedis } from '../redis/embedded-redis.js';
 import { sampleConfigDocument, samplePlayerId, writeSampleLake } from '../sample/sample-lake.js';
-import { lineLogger } from '../telemetry/logger.js';
+import { stderrLogger } from '../telemetry/logger.js';
 import { action, config, configOption, log, onShutdownSignals } from './cli-support.js';
 import { loadExitCode, runLoad, withInterrupt } from './load-command.js';
 
@@ -40,7 +40,7 @@ Press Ctrl+C to stop (the embedded Redis keeps its data under .malt/redis).
 }
 
 async function serveUntilSignal(cfg: MaltConfig, demo: boolean, afterClose: () => Promise<void> = async () => undefined): Promise<void> {
-  const app = await startServing(cfg, { log, logger: lineLogger(log) });
+  const app = await startServing(cfg, { logger: stderrLogger });
   log(`HTTP on http://${cfg.serving.host}:${app.httpPort}, gRPC on ${cfg.serving.host}:${app.grpcPort}`);
   if (demo) printCalls(app.httpPort, app.grpcPort, cfg.serving.host);
   // First SIGINT/SIGTERM: close (in-flight requests finish, the close stack unwinds); a second exits 130.
@@ -64,7 +64,7 @@ export function registerServe(program: Command): void {
       }
       const cfg = loadConfig({ document: sampleConfigDocument(lake), baseDir: process.cwd() });
       // One embedded redis-server for the load and the server that follows it.
-      const embedded = cfg.redis.url || cfg.redis.cluster.length > 0 ? null : await startEmbeddedRedis(cfg.redis.embeddedDir, log);
+      const embedded = cfg.redis.url || cfg.redis.cluster.length > 0 ? null : await startEmbeddedRedis(cfg.redis.embeddedDir, stderrLogger);
       const stopEmbedded = async (): Promise<void> => embedded?.stop();
       const outcome = await withInterrupt((signal) => runLoad(cfg, [], false, signal));
       if (!outcome.ok) {

@@ -11,7 +11,7 @@ import { MaltError } from '../errors.js';
 import { openRedis } from '../redis/redis-handle.js';
 import { type PollOutcome, startSync } from '../sync/sync-scheduler.js';
 import { stderrLogger } from '../telemetry/logger.js';
-import { EXIT, action, config, configOption, isRefusal, loadErrorExitCode, log, onShutdownSignals } from './cli-support.js';
+import { EXIT, action, config, configOption, isRefusal, loadErrorExitCode, onShutdownSignals } from './cli-support.js';
 
 function selected(cfg: MaltConfig, names: readonly string[]): DatasetConfig[] {
   for (const n of names) if (!findDataset(cfg, n)) throw new MaltError('DATASET_NOT_FOUND', `unknown dataset "${n}" (declared: ${cfg.datasets.map((d) => d.name).join(', ')})`);
@@ -40,7 +40,7 @@ async function runSync(cfg: MaltConfig, names: readonly string[], once: boolean)
     void lifecycle.close().then(resolveStopped);
   });
   try {
-    const handle = await openRedis(cfg, { log });
+    const handle = await openRedis(cfg, { logger: stderrLogger });
     lifecycle.add('redis', () => handle.close());
     if (stopping) return once ? EXIT.interrupted : EXIT.ok;
     stderrLogger.info(`sync ${once ? 'once' : 'started'}: ${datasets.map(describe).join(', ')}`);

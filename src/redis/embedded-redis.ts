@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { MaltError } from '../errors.js';
+import { type Logger, silentLogger } from '../telemetry/logger.js';
 
 export interface EmbeddedRedis {
   readonly socketPath: string;
@@ -60,7 +61,8 @@ export function redisServerAvailable(): boolean {
 
 const INSTALL_HINT = 'install it with `sudo apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis`, or set REDIS_URL to an existing Redis';
 
-export async function startEmbeddedRedis(dir: string, log: (msg: string) => void = () => undefined): Promise<EmbeddedRedis> {
+export async function startEmbeddedRedis(dir: string, logger: Logger = silentLogger): Promise<EmbeddedRedis> {
+  const log = (msg: string): void => logger.info(msg);
   mkdirSync(dir, { recursive: true });
   const socketPath = path.join(dir, 'redis.sock');
   if (existsSync(socketPath) && (await pingSocket(socketPath))) {

@@ -9,6 +9,7 @@ import { MaltError } from '../errors.js';
 import { registerScripts } from '../store/lua-scripts.js';
 import { type EmbeddedRedis, startEmbeddedRedis } from './embedded-redis.js';
 import { type RedisTarget, connectRedis, createRedis, describeTarget } from './redis-client.js';
+import type { Logger } from '../telemetry/logger.js';
 
 export interface RedisHandle {
   readonly client: Redis;
@@ -18,7 +19,7 @@ export interface RedisHandle {
   close(): Promise<void>;
 }
 
-export async function openRedis(config: MaltConfig, opts: { log?: (m: string) => void; autoPipelining?: boolean } = {}): Promise<RedisHandle> {
+export async function openRedis(config: MaltConfig, opts: { logger?: Logger; autoPipelining?: boolean } = {}): Promise<RedisHandle> {
   let embedded: EmbeddedRedis | null = null;
   let target: RedisTarget;
   if (config.redis.cluster.length > 0) {
@@ -26,7 +27,7 @@ export async function openRedis(config: MaltConfig, opts: { log?: (m: string) =>
   } else if (config.redis.url) {
     target = { url: config.redis.url };
   } else {
-    embedded = await startEmbeddedRedis(config.redis.embeddedDir, opts.log);
+    embedded = await startEmbeddedRedis(config.redis.embeddedDir, opts.logger);
     target = { url: null, socketPath: embedded.socketPath };
   }
   const extra = { enableAutoPipelining: opts.autoPipelining ?? false };

@@ -18,6 +18,7 @@ import { type EncodedMessage, encodeBatchGetResponse, encodeEntityResult } from 
 import { MAX_METADATA_BYTES, metadataLimit } from './grpc-metadata-limit.js';
 import { type PushReq, pushHandler } from './grpc-push.js';
 import { UpdateRejected, type UpdateWritePath } from '../updates/write-path.js';
+import type { Logger } from '../telemetry/logger.js';
 
 export const PROTO_ROOT = fileURLToPath(new URL('../../proto/', import.meta.url));
 export const SERVING_PROTO = 'malt/v1/serving.proto';
@@ -86,9 +87,9 @@ function timeoutFor(call: grpc.ServerUnaryCall<unknown, unknown>, cap: number): 
   return Math.max(1, Math.min(cap, at - Date.now()));
 }
 
-function fail(err: unknown, log?: (msg: string) => void): grpc.ServiceError {
+function fail(err: unknown, logger?: Logger): grpc.ServiceError {
   const e = toMaltError(err);
-  if (e.code === 'INTERNAL') log?.(`INTERNAL error on gRPC call: ${err instanceof Error ? err.stack : String(err)}`);
+  if (e.code === 'INTERNAL') logger?.error(`INTERNAL error on gRPC call: ${err instanceof Error ? err.stack : String(err)}`);
   const metadata = new grpc.Metadata();
   metadata.set('malt-error-code', e.code);
   // Push: the per-item errors, as the HTTP body's error.items (JSON).
@@ -99,13 +100,13 @@ function fail(err: unknown, log?: (msg: string) => void): grpc.ServiceError {
 interface UnaryOptions {
   readonly isClosing: () => boolean;
   readonly timeoutMs: number;
-  readonly log?: (msg: string) => void;
+  readonly logger?: Logger;
 }
 
 type Unary<Req> = (call: grpc.ServerUnaryCall<Req, unknown>, cb: grpc.sendUnaryData<unknown>) => void;
 
 function unary<Req>(opts: UnaryOptions, handler: (req: Req, timeoutMs: number) => Promise<unknown>): Unary<Req> {
-  const { isClosing, timeoutMs: cap, log } = opts;
+  const { isClosing, timeoutMs: cap, logger: log } = opts;
   return (call, cb) => {
     if (isClosing()) {
       cb(fail(new MaltError('SHUTTING_DOWN', 'server is shutting down'), log));
@@ -137,7 +138,7 @@ export interface GrpcServerOptions extends UnaryOptions {
 export async function startGrpc(lookup: Lookup, opts: GrpcServerOptions): Promise<GrpcServing> {
   const { auth } = opts;
   // Every method of the service object is guarded by its declared scope; add methods inside guard().
-  const guard = <T extends object>(impl: T): T => (auth ? guardService(impl, auth, (e) => fail(e, opts.log)) : impl);
+  const guard = <T extends object>(impl: T): T => (auth ? guardService(impl, auth, (e) => fail(e, opts.logger)) : impl);
   const pkgDef = loadServingPackage();
   const loaded = grpc.loadPackageDefinition(pkgDef) as unknown as { malt: { v1: { Serving: grpc.ServiceClientConstructor } } };
   const server = new grpc.Server({

@@ -24,6 +24,7 @@ import { JSON_TYPE, registerEntityRoutes } from './http-entity-routes.js';
 import type { Lookup } from './lookup.js';
 import type { VersionTracker } from './version-tracker.js';
 import type { ReadinessMonitor } from './readiness.js';
+import type { Logger } from '../telemetry/logger.js';
 
 export interface HttpDeps {
   readonly config: MaltConfig;
@@ -32,9 +33,10 @@ export interface HttpDeps {
   readonly readiness: ReadinessMonitor;
   readonly redis: Redis;
   readonly isClosing: () => boolean;
-  readonly logger?: boolean;
+  /** fastify's own request logger (default off). */
+  readonly httpLogger?: boolean;
   /** Where unexpected (INTERNAL) errors are logged. */
-  readonly log?: (msg: string) => void;
+  readonly logger?: Logger;
   /** Who may call what (default: from the config; share one so rate limits span both transports). */
   readonly auth?: AuthPolicy;
   /** Serve HTTPS with these (reloaded) certificates; default plain HTTP. */
@@ -96,7 +98,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // HTTPS typing differs only in the server type; the routes do not depend on it.
     ...(tls ? { https: tls.httpsOptions() } : {}) as object,
-    logger: deps.logger ?? false, bodyLimit: config.serving.maxBodyBytes, return503OnClosing: true,
+    logger: deps.httpLogger ?? false, bodyLimit: config.serving.maxBodyBytes, return503OnClosing: true,
     routerOptions: { maxParamLength: MAX_PARAM_CHARS },
     // Refuse rather than silently fix bad bodies: no dropped unknown fields, no "a" → ["a"].
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
@@ -127,7 +129,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   }
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = fromFastifyError(err);
-    if (e.code === 'INTERNAL') deps.log?.(`INTERNAL error on ${req.method} ${req.url}: ${err.stack ?? err.message}`);
+    if (e.code === 'INTERNAL') deps.logger?.error(`INTERNAL error on ${req.method} ${req.url}: ${err.stack ?? err.message}`);
     return sendError(reply, e);
   });
   app.setNotFoundHandler((req, reply) => sendError(reply, new MaltError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));

@@ -15,6 +15,7 @@ import { SnapshotStore, type VersionManifest } from '../store/snapshot-store.js'
 import { toMaltError } from '../errors.js';
 import { withDeadline } from './deadline.js';
 import type { ReadinessMonitor } from './readiness.js';
+import { type Logger, silentLogger } from '../telemetry/logger.js';
 
 /** Everything the read path needs about the served version of one dataset. */
 export interface ServedVersion {
@@ -63,7 +64,7 @@ export class VersionTracker {
     private readonly keys: KeyLayout,
     private readonly datasets: readonly DatasetConfig[],
     private readonly pollMs: number,
-    private readonly log: (msg: string) => void = () => undefined,
+    private readonly logger: Logger = silentLogger,
   ) {
     this.store = new SnapshotStore(redis, keys);
   }
@@ -140,7 +141,7 @@ export class VersionTracker {
       } catch (err) {
         // One dataset's trouble does not stop the others; the next poll retries it.
         const msg = `version tracker: cannot refresh ${config.name}: ${(err as Error).message}`;
-        if (msg !== this.lastError) this.log(msg);
+        if (msg !== this.lastError) this.logger.warn(msg);
         this.lastError = msg;
       }
     }
@@ -157,7 +158,7 @@ export class VersionTracker {
     const manifest = await this.store.manifest(config.name, parsed.id);
     if (!manifest || manifest.uid !== parsed.uid || manifest.state !== 'published') {
       // Pointer and manifest disagree (reclaimed or reset under us): stop serving stale data.
-      this.log(`version tracker: ${config.name} points at version ${parsed.id}, which is not a published version here; not serving it`);
+      this.logger.warn(`version tracker: ${config.name} points at version ${parsed.id}, which is not a published version here; not serving it`);
       if (this.served.delete(config.name)) this.generation++;
       return;
     }
@@ -168,9 +169,9 @@ export class VersionTracker {
     // Updates expire updates.retention after their event time: older than that, this version may
     // miss updates newer than it (docs/updates.md).
     if (config.updates.enabled && Number(view.asOfMicros / 1000n) < Date.now() - config.updates.retentionMs) {
-      this.log(`warning: ${config.name} version ${parsed.id} is older than updates.retention; updates newer than it may have expired`);
+      this.logger.warn(`${config.name} version ${parsed.id} is older than updates.retention; updates newer than it may have expired`);
     }
-    this.log(`serving ${config.name} version ${parsed.id}`);
+    this.logger.info(`serving ${config.name} version ${parsed.id}`);
   }
 
   private view(config: DatasetConfig, manifest: VersionManifest, pointer: string, dictionary: readonly string[]): ServedVersion {

@@ -12,6 +12,7 @@ import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import path from 'node:path';
 import { type SecureContextOptions, createSecureContext } from 'node:tls';
 import { MaltError } from '../errors.js';
+import type { Logger } from '../telemetry/logger.js';
 
 export interface TlsFileConfig {
   readonly cert: string;
@@ -25,7 +26,7 @@ export interface TlsFilesOptions {
   readonly sighup?: boolean;
   /** Re-read when a file (or its folder entry, e.g. a Kubernetes secret swap) changes (default true). */
   readonly watchFiles?: boolean;
-  readonly log?: (msg: string) => void;
+  readonly logger?: Logger;
 }
 
 interface Material {
@@ -91,7 +92,7 @@ export class TlsFiles implements experimental.CertificateProvider {
     try {
       next = readMaterial(this.config);
     } catch (err) {
-      this.options.log?.(`tls: ${reason}: keeping the current certificate: ${(err as Error).message}`);
+      this.options.logger?.warn(`tls: ${reason}: keeping the current certificate: ${(err as Error).message}`);
       return false;
     }
     const same = next.cert.equals(this.material.cert) && next.key.equals(this.material.key) && (next.ca === null ? this.material.ca === null : this.material.ca !== null && next.ca.equals(this.material.ca));
@@ -103,12 +104,12 @@ export class TlsFiles implements experimental.CertificateProvider {
       try {
         fn(ctx);
       } catch (err) {
-        this.options.log?.(`tls: ${reason}: a listener refused the new certificate: ${(err as Error).message}`);
+        this.options.logger?.warn(`tls: ${reason}: a listener refused the new certificate: ${(err as Error).message}`);
       }
     }
     for (const l of this.identityListeners) l({ certificate: next.cert, privateKey: next.key });
     if (next.ca) for (const l of this.caListeners) l({ caCertificate: next.ca });
-    this.options.log?.(`tls: ${reason}: serving the certificate from ${this.config.cert}`);
+    this.options.logger?.info(`tls: ${reason}: serving the certificate from ${this.config.cert}`);
     return true;
   }
 
@@ -154,7 +155,7 @@ export class TlsFiles implements experimental.CertificateProvider {
         w.on('error', () => undefined);
         this.watchers.push(w);
       } catch (err) {
-        this.options.log?.(`tls: cannot watch ${dir} (SIGHUP still reloads): ${(err as Error).message}`);
+        this.options.logger?.warn(`tls: cannot watch ${dir} (SIGHUP still reloads): ${(err as Error).message}`);
       }
     }
   }
