@@ -36,17 +36,22 @@ export function runMeasured(cmd, args, { core, env, cwd, timeoutMs = 120_000, wa
       peak = peakRssKiB(child.pid) ?? peak;
       cpu = cpuSeconds(child.pid) ?? cpu;
     };
-    const poll = setInterval(sample, 20);
+    // Short-lived children (redis-cli --pipe of a small table lives a few ms): sample at spawn and
+    // every 5 ms for the first half second, then every 20 ms.
+    child.once('spawn', sample);
+    let poll = setInterval(sample, 5);
+    const slower = setTimeout(() => { clearInterval(poll); poll = setInterval(sample, 20); }, 500);
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
     const timer = setTimeout(() => {
       stderr += `\n[bench] ${cmd} exceeded ${timeoutMs} ms; killed`;
       void stopChild(child, 500);
     }, timeoutMs);
-    child.once('error', (err) => { clearTimeout(timer); clearInterval(poll); reject(err); });
+    child.once('error', (err) => { clearTimeout(timer); clearTimeout(slower); clearInterval(poll); reject(err); });
     child.once('exit', (code, signal) => {
       const wallSeconds = (performance.now() - t0) / 1000;
       clearTimeout(timer);
+      clearTimeout(slower);
       clearInterval(poll);
       const others = meter.stop({ self: cpu });
       delete others.self;
