@@ -8,6 +8,7 @@ import { KeyLayout } from '../src/keys.js';
 import { writeSampleLake } from '../src/sample/sample-lake.js';
 import { freePort } from './support/redis-server.js';
 import { featuresDataset, redisUrl, tmpDir, uniquePrefix, writePlayers, type PlayerRow } from './support/fixtures.js';
+import { runMalt as malt } from './support/cli-runner.js';
 
 const BIN = path.resolve('bin/malt.js');
 const children: ChildProcess[] = [];
@@ -15,17 +16,6 @@ afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function malt(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const row = (id: string, ltv: number): PlayerRow => ({ id, ltv, level: 1, country: 'US', is_payer: true, last_login: null, tags: null });
 

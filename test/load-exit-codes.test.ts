@@ -3,7 +3,6 @@
  * (docs/operations.md#exit-codes): 0 published or unchanged, 1 other failure (retry),
  * 2 config or usage error, 3 refused by the data, 130 interrupted (test/cli.test.ts).
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,20 +14,9 @@ import { loadErrorExitCode } from '../src/cli/cli-support.js';
 import { loadExitCode } from '../src/cli/load-command.js';
 import { freePort } from './support/redis-server.js';
 import { featuresDataset, redisUrl, tmpDir, uniquePrefix, writePlayers, type PlayerRow } from './support/fixtures.js';
+import { runMalt as malt } from './support/cli-runner.js';
 
-const BIN = path.resolve('bin/malt.js');
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function malt(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const row = (id: string, ltv: number): PlayerRow => ({ id, ltv, level: 1, country: 'US', is_payer: true, last_login: null, tags: null });
 

@@ -4,21 +4,20 @@
  * GET /v1/datasets/:name/versions and `malt versions` (text and --json); and a load whose
  * snapshot and declaration equal the served version's is skipped without reading a data file.
  */
-import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { KeyLayout } from '../src/keys.js';
 import { manifestJson } from '../src/model/version-json.js';
-import { LocalObjectStore } from '../src/sources/local-store.js';
 import { SnapshotStore } from '../src/store/snapshot-store.js';
 import { appsClosedAfterAll, featuresDataset, load, makeConfig, newRedis, type PlayerRow, redisUrl, serve, tmpDir, uniquePrefix, writePlayers } from './support/fixtures.js';
+import { runMalt as malt } from './support/cli-runner.js';
+import { roundMtime, spyDataReads } from './support/data-reads.js';
 
 const apps = appsClosedAfterAll();
 const here = path.dirname(fileURLToPath(import.meta.url));
-const BIN = path.resolve(here, '../bin/malt.js');
 const DELTA_SPARK = path.resolve(here, '../../shared/testdata/delta-spark');
 /** Spark table: v0 writes 100 rows (commitInfo.timestamp 1697587748016), v1 UPDATEs 50 of them (1697587762295). */
 const UPDATES_TABLE = path.join(DELTA_SPARK, 'basic-with-inserts-updates');
@@ -27,15 +26,6 @@ const V1_AS_OF = new Date(1697587762295).toISOString();
 
 const rows = (n: number): PlayerRow[] => Array.from({ length: n }, (_, i) => ({ id: `p${i}`, ltv: i, level: 1, country: 'US', is_payer: true, last_login: null, tags: null }));
 
-function malt(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function deltaDataset(name: string, uri: string, source: Record<string, unknown> = {}): Record<string, unknown> {
   return { name, kind: 'features', source: { format: 'delta', uri, ...source }, key: 'id', columns: { str: 'string' } };
@@ -54,17 +44,7 @@ function scrambleKeepingListing(file: string): void {
  * load that read the rows would fail.
  */
 /** Gives a file a whole-second mtime, which utimes restores exactly (a fractional one may come back 1 ms off). */
-function roundMtime(file: string): void {
-  const t = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
-  utimesSync(file, t, t);
-}
 
-/** Counts data-file reads (open/read on local files) from now until restore(). */
-function spyDataReads(): { calls(): number; restore(): void } {
-  const open = vi.spyOn(LocalObjectStore.prototype, 'open');
-  const read = vi.spyOn(LocalObjectStore.prototype, 'read');
-  return { calls: () => open.mock.calls.length + read.mock.calls.length, restore: () => { open.mockRestore(); read.mockRestore(); } };
-}
 
 function scrambleDataPages(file: string): void {
   const st = statSync(file);

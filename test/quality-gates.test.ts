@@ -4,29 +4,18 @@
  * carries every failed gate with its numbers, is visible on the failed version over HTTP, and
  * `--force` publishes anyway while recording them. Real loads into a real redis-server.
  */
-import { spawn } from 'node:child_process';
-import { utimesSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { KeyLayout } from '../src/keys.js';
 import { writeParquet } from '../src/sample/write-parquet.js';
-import { LocalObjectStore } from '../src/sources/local-store.js';
 import { SnapshotStore } from '../src/store/snapshot-store.js';
 import { appsClosedAfterAll, featuresDataset, load, makeConfig, newRedis, type PlayerRow, redisUrl, serve, tmpDir, uniquePrefix, writePlayers } from './support/fixtures.js';
+import { runMalt as malt } from './support/cli-runner.js';
+import { roundMtime, spyDataReads } from './support/data-reads.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/malt.js');
 
-function malt(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const apps = appsClosedAfterAll();
 
@@ -43,17 +32,7 @@ function players(n: number, ltvNulls = 0, countryNulls = 0): PlayerRow[] {
  * load that read the rows would fail.
  */
 /** Gives a file a whole-second mtime, which utimes restores exactly (a fractional one may come back 1 ms off). */
-function roundMtime(file: string): void {
-  const t = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
-  utimesSync(file, t, t);
-}
 
-/** Counts data-file reads (open/read on local files) from now until restore(). */
-function spyDataReads(): { calls(): number; restore(): void } {
-  const open = vi.spyOn(LocalObjectStore.prototype, 'open');
-  const read = vi.spyOn(LocalObjectStore.prototype, 'read');
-  return { calls: () => open.mock.calls.length + read.mock.calls.length, restore: () => { open.mockRestore(); read.mockRestore(); } };
-}
 
 interface Gate { check: string; column: string | null; actual: number | string; limit: number | string; message: string }
 interface VersionJson { version: string; state: string; current: boolean; error?: string; checks: Gate[] }

@@ -25,8 +25,8 @@ describe('redis.cluster config', () => {
   it('takes seed nodes from the file or REDIS_CLUSTER (comma-separated), and refuses them with a url', () => {
     const fromFile = loadConfig({ document: { redis: { cluster: ['127.0.0.1:7000', 'h2:7001'] }, datasets }, env: {}, baseDir: '/tmp' });
     expect(fromFile.redis.cluster).toEqual(['127.0.0.1:7000', 'h2:7001']);
-    const fromEnv = loadConfig({ document: { datasets }, env: { REDIS_CLUSTER: '10.0.0.1:6379, 10.0.0.2:6379' }, baseDir: '/tmp' });
-    expect(fromEnv.redis.cluster).toEqual(['10.0.0.1:6379', '10.0.0.2:6379']);
+    const fromEnv = loadConfig({ document: { datasets }, env: { REDIS_CLUSTER: '127.0.0.1:7002, 127.0.0.1:7003' }, baseDir: '/tmp' });
+    expect(fromEnv.redis.cluster).toEqual(['127.0.0.1:7002', '127.0.0.1:7003']);
     expect(loadConfig({ document: { datasets }, env: {}, baseDir: '/tmp' }).redis.cluster).toEqual([]);
     expect(() => loadConfig({ document: { redis: { url: 'redis://x:1', cluster: ['a:1'] }, datasets }, env: {}, baseDir: '/tmp' }))
       .toThrow(/url and cluster are exclusive/);
