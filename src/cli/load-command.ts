@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { type MaltConfig, findDataset } from '../config.js';
 import { MaltError, toMaltError } from '../errors.js';
 import { createProgress } from '../loaders/load-progress.js';
+import { parseAsOfTime } from '../loaders/as-of-time.js';
 import { type LoadReport, loadDataset } from '../loaders/load-dataset.js';
 import { openRedis } from '../redis/redis-handle.js';
 import { stderrLogger } from '../telemetry/logger.js';
@@ -58,7 +59,7 @@ const FAILURE_WORDS = { refused: 'load refused', failed: 'load failed', interrup
  * Loads the named datasets (all when none). Installs no signal handlers and never exits: the
  * caller passes an AbortSignal and decides the exit code from the outcome (loadExitCode).
  */
-export async function runLoad(cfg: MaltConfig, names: string[], force: boolean, signal?: AbortSignal): Promise<LoadOutcome> {
+export async function runLoad(cfg: MaltConfig, names: string[], force: boolean, signal?: AbortSignal, opts: { asOf?: string } = {}): Promise<LoadOutcome> {
   for (const n of names) if (!findDataset(cfg, n)) throw new MaltError('DATASET_NOT_FOUND', `unknown dataset "${n}" (declared: ${cfg.datasets.map((d) => d.name).join(', ')})`);
   const handle = await openRedis(cfg, { logger: stderrLogger });
   const results: DatasetLoadResult[] = [];
@@ -66,8 +67,9 @@ export async function runLoad(cfg: MaltConfig, names: string[], force: boolean, 
     for (const d of cfg.datasets.filter((x) => names.length === 0 || names.includes(x.name))) {
       if (signal?.aborted) break;
       try {
-        const report = await loadDataset(handle.client, cfg, d, { force, progress: createProgress(), signal });
+        const report = await loadDataset(handle.client, cfg, d, { force, progress: createProgress(), signal, ...(opts.asOf !== undefined ? { asOf: opts.asOf } : {}) });
         console.log(summary(report));
+        if (opts.asOf !== undefined && report.status === 'published') console.log(`  as-of time ${opts.asOf} (--as-of; shown as source_as_of)`);
         results.push({ dataset: d.name, status: report.status });
       } catch (err) {
         const r = failureResult(d.name, toMaltError(err), signal);
@@ -115,8 +117,10 @@ export function loadExitCode(o: LoadOutcome): number {
 export function registerLoad(program: Command): void {
   program.command('load').description('load datasets from the lake into new snapshot versions (all when none named); exit 0 loaded or unchanged, 1 failed, 2 config error, 3 refused, 130 interrupted')
     .argument('[datasets...]').addOption(configOption()).option('-f, --force', 'reload even if the source is unchanged or was rolled back')
-    .action(action(async (names: string[], opts: { config?: string; force?: boolean }) => {
+    .option('--as-of <time>', 'RFC 3339 as-of time of the new versions (default: the Delta commit time or newest Parquet mtime); updates older than it are superseded')
+    .action(action(async (names: string[], opts: { config?: string; force?: boolean; asOf?: string }) => {
+      const asOf = opts.asOf === undefined ? undefined : parseAsOfTime(opts.asOf);
       const cfg = config(opts);
-      process.exitCode = loadExitCode(await withInterrupt((signal) => runLoad(cfg, names, opts.force === true, signal)));
+      process.exitCode = loadExitCode(await withInterrupt((signal) => runLoad(cfg, names, opts.force === true, signal, asOf === undefined ? {} : { asOf })));
     }, loadErrorExitCode));
 }

@@ -27,6 +27,8 @@ export interface LoadOptions {
   readonly progress?: ProgressSink;
   /** Aborting stops the load at the next batch; nothing is published and the lock is released. */
   readonly signal?: AbortSignal;
+  /** The version's as-of time (RFC 3339, parseAsOfTime) instead of the source's (`malt load --as-of`). */
+  readonly asOf?: string;
 }
 
 export interface LoadReport {
@@ -79,6 +81,7 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
   }
   const snapshot = await resolveSource(config, dataset);
   const files = snapshot.files;
+  const sourceAsOf = options.asOf ?? snapshot.sourceAsOf;
   const fp = await sourceFingerprint(snapshot, dataset);
   const skipped = skipReport(dataset, versions, previous, fp, files.length, started, options.force === true);
   if (skipped) return skipped;
@@ -111,7 +114,7 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
     version = await store.createVersion(dataset.name, {
       kind: dataset.kind, buckets, columns: plan.columns, fingerprint: fp,
       sourceFiles: files.length, sourceBytes: files.reduce((n, f) => n + f.size, 0),
-      snapshotId: snapshot.snapshotId, sourceVersion: snapshot.sourceVersion, sourceAsOf: snapshot.sourceAsOf, sourceFormat: snapshot.format,
+      snapshotId: snapshot.snapshotId, sourceVersion: snapshot.sourceVersion, sourceAsOf, sourceFormat: snapshot.format,
     });
     // The schema gate runs before any row is written: refusing a schema change costs no write.
     const served = versions.find((v) => v.id === previous) ?? null;
@@ -140,7 +143,7 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
     const reclaimed = await store.reclaim(dataset.name, dataset.keepVersions, { includeUnfinished: false, graceMs: config.loader.reclaimGraceMs });
     return {
       dataset: dataset.name, status: 'published', version, previousVersion: previous, fingerprint: fp,
-      sourceVersion: snapshot.sourceVersion, sourceAsOf: snapshot.sourceAsOf, files: files.length,
+      sourceVersion: snapshot.sourceVersion, sourceAsOf, files: files.length,
       rowsRead: counters.rowsRead, rows: stats.rows, rejected: stats.rejected, rejectedReasons: stats.rejectedReasons,
       duplicates: stats.duplicates, wideRows: counters.wideRows, durationMs: performance.now() - started, reclaimed, skippedColumns: plan.skipped, checks: failed,
     };
