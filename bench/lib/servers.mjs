@@ -11,16 +11,18 @@ const SCRIPTS = {
   fastify: 'http-baseline.mjs',
   naive: 'naive-redis.mjs',
   'grpc-js': 'grpc-baseline.mjs',
+  'grpc-raw': 'grpc-raw-http2.mjs',
 };
 
 /**
  * `kind` picks the script; `args` are its arguments (after the kind for the HTTP baselines);
- * `nodeFlags` e.g. ['--cpu-prof', '--cpu-prof-dir', dir] for a profile of the server.
+ * `nodeFlags` e.g. ['--cpu-prof', '--cpu-prof-dir', dir] for a profile of the server; `node` the
+ * node binary (default: the one running the bench).
  */
-export async function startServer(kind, args, { nodeFlags = [], label = kind, readyTimeoutMs = 120_000 } = {}) {
+export async function startServer(kind, args, { nodeFlags = [], label = kind, readyTimeoutMs = 120_000, node = process.execPath } = {}) {
   const script = fileURLToPath(new URL(`../servers/${SCRIPTS[kind]}`, import.meta.url));
   const argv = [...nodeFlags, script, ...(kind === 'node-http' || kind === 'fastify' ? [kind] : []), ...args];
-  const child = spawnPinned(process.execPath, argv, { core: SERVER_CORE, ipc: true });
+  const child = spawnPinned(node, argv, { core: SERVER_CORE, ipc: true });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
   child.stdout.on('data', () => undefined);
