@@ -42,6 +42,17 @@ if ! /usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 && command -v apt-get >/d
   fi
 fi
 
+# Go + grpc-go sources (test only): test/bench-loadgen.test.ts builds bench/loadgen, the native
+# load generator, offline in GOPATH mode from these Debian packages.
+if [ "${1:-}" = "--test" ] && { ! command -v go >/dev/null 2>&1 || [ ! -d /usr/share/gocode/src/google.golang.org/grpc ]; } && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""; if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+  if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
+    echo "installing golang-go golang-google-grpc-dev golang-google-protobuf-dev with apt-get (bench/loadgen)..." >&2
+    $SUDO apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq golang-go golang-google-grpc-dev golang-google-protobuf-dev >/dev/null
+  fi
+fi
+
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("malt needs Node.js >= 20.19, found "+process.versions.node); process.exit(1) }'
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,8 +35,9 @@ export function buildLoadgen(cacheDir = fileURLToPath(new URL('../.data/loadgen/
   if (existsSync(bin)) return { bin, built: false, goVersion };
   mkdirSync(cacheDir, { recursive: true });
   const env = { ...process.env, GOPATH, GO111MODULE: 'off', GOFLAGS: '', GOPROXY: 'off', GOCACHE: path.join(cacheDir, 'gocache'), CGO_ENABLED: '0' };
-  const r = spawnSync('go', ['build', '-o', `${bin}.tmp`, '.'], { cwd: LOADGEN_DIR, env, encoding: 'utf8', timeout: 300_000 });
+  const tmp = `${bin}.tmp-${process.pid}`;
+  const r = spawnSync('go', ['build', '-o', tmp, '.'], { cwd: LOADGEN_DIR, env, encoding: 'utf8', timeout: 300_000 });
   if (r.status !== 0) throw new Error(`building bench/loadgen failed (go build, GOPATH=${GOPATH}, GO111MODULE=off):\n${r.stderr}`);
-  spawnSync('mv', [`${bin}.tmp`, bin]);
+  renameSync(tmp, bin);
   return { bin, built: true, goVersion };
 }

@@ -63,8 +63,9 @@ func (r result) json(o options) []byte {
 		"loop":        map[bool]string{true: "closed", false: "open"}[r.closed],
 		"offeredRate": o.rate, "durationS": o.duration.Seconds(), "warmupS": o.warmup.Seconds(),
 		"sent": r.sent, "ok": r.rec.ok, "errors": errs, "errorKinds": r.rec.errors,
-		// ok calls per second of the send window: below the offered rate = the server fell behind.
-		"achievedRate": math.Round(float64(r.rec.ok) / r.window.Seconds()),
+		// ok calls per second, from the start of the measured window until the last of its calls
+		// ended: below the offered rate = the server fell behind.
+		"achievedRate": math.Round(float64(r.rec.ok) / r.drained.Seconds()),
 		"latencyMs":    summary(r.rec.latencies),
 		"generator": map[string]interface{}{
 			"cpuSeconds": math.Round(cpu*1000) / 1000,
