@@ -16,6 +16,7 @@ import { buildHttp } from './serving/http-server.js';
 import { Lookup } from './serving/lookup.js';
 import { VersionTracker } from './serving/version-tracker.js';
 import { ReadinessMonitor } from './serving/readiness.js';
+import { logBreakerChanges } from './serving/circuit-breaker.js';
 import { type Logger, silentLogger } from './telemetry/logger.js';
 import { SERVICE_NAME } from './serving/grpc-server.js';
 import { createUpdateWritePath } from './updates/write-path.js';
@@ -73,6 +74,9 @@ export async function startServing(config: MaltConfig, options: StartOptions = {
     lifecycle.add('version tracker', () => tracker.stop());
     const cache = new ResultCache(config.cache.maxBytes, config.cache.negativeTtlMs);
     const lookup = new Lookup(handle.client, tracker, cache, config);
+    // The tracker or the connection saw Redis gone or stalled: open the breaker at once; saw it answer: close it.
+    readiness.onChange((r) => (r.store === 'up' ? lookup.breaker.success() : lookup.breaker.trip(`redis ${r.store}`)));
+    logBreakerChanges(lookup.breaker, logger);
     const isClosing = (): boolean => lifecycle.closing;
     // One policy for both transports, so a key's rate limit counts calls on either.
     const auth = new AuthPolicy(config);

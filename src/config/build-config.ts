@@ -40,6 +40,10 @@ function buildDataset(d: DatasetDocument, baseDir: string) {
       allowSchemaChange: d.checks.allow_schema_change,
     },
     allowEmpty: d.allow_empty,
+    /** Served snapshots older than this (as-of time) are marked STALE; null: never (docs/degraded-modes.md). */
+    maxAgeMs: d.max_age,
+    /** What answers when Redis cannot be read in time, in order; then STORE_UNAVAILABLE. */
+    fallback: d.fallback,
     sync: { intervalMs: d.sync.interval, jitter: d.sync.jitter },
     /** Real-time updates (docs/updates.md); off by default. */
     updates: { enabled: d.updates.enabled, retentionMs: d.updates.retention, maxBatch: d.updates.max_batch },
@@ -63,6 +67,8 @@ export function buildConfig(doc: ConfigDocument, configPath: string | null, base
       versionPollMs: doc.serving.version_poll_ms,
       maxPendingReads: doc.serving.max_pending_reads,
       adminToken: doc.serving.admin_token,
+      breakerFailures: doc.serving.breaker_failures,
+      breakerOpenMs: doc.serving.breaker_open_ms,
     },
     cache: { maxBytes: doc.cache.max_bytes, negativeTtlMs: doc.cache.negative_ttl_ms },
     loader: {

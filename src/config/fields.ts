@@ -109,6 +109,22 @@ export function duration(def: number, min: number, max: number, doc: FieldDoc) {
   ).meta({ type: 'duration', range: `${min} ms – ${max / 86_400_000} d`, ...doc });
 }
 
+/** duration() without a default: absent or null → null (the feature is off). */
+export function optionalDuration(min: number, max: number, doc: FieldDoc) {
+  const error = `must be a duration between ${min} ms and ${max} ms (e.g. 30s, 5m, 26h)`;
+  return z.preprocess(
+    (v) => {
+      if (v === null || v === undefined) return null;
+      if (typeof v === 'string') {
+        const m = DURATION.exec(v.trim());
+        return m ? Math.round(Number(m[1]) * (UNIT_MS[m[2] as string] as number)) : v;
+      }
+      return v;
+    },
+    z.number({ error: (iss) => `${error}, got ${got(iss.input)}` }).min(min, { error: (iss) => `${error}, got ${got(iss.input)} ms` }).max(max, { error: (iss) => `${error}, got ${got(iss.input)} ms` }).nullable(),
+  ).meta({ type: 'duration', range: `${min} ms – ${max / 86_400_000} d`, shownDefault: 'none', ...doc });
+}
+
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /** An RFC 3339 instant (YAML may hand a Date for an unquoted timestamp); output: the string. */

@@ -9,7 +9,7 @@ import { COLUMN_TYPES } from '../column-types.js';
 import { DEFAULTS } from './defaults.js';
 import {
   boolean, duration, fraction, fractionPerColumn, integer, oneOf, optionalFraction, optionalInstant,
-  optionalInteger, optionalSection, optionalString, requiredString, section, stringWithDefault,
+  optionalDuration, optionalInteger, optionalSection, optionalString, requiredString, section, stringWithDefault,
 } from './fields.js';
 
 export const DATASET_NAME = /^[a-z][a-z0-9_]{0,62}$/;
@@ -35,6 +35,8 @@ export const servingSchema = optionalSection({
   max_body_bytes: integer(DEFAULTS.maxBodyBytes, 1024, 64 * 1024 * 1024, { doc: 'Largest HTTP request body; more is `PAYLOAD_TOO_LARGE` (413).' }),
   version_poll_ms: integer(DEFAULTS.versionPollMs, 50, 60_000, { doc: 'How often each replica re-reads the current version pointers, as a backstop to the pub/sub notice sent on every publish and rollback.' }),
   max_pending_reads: integer(DEFAULTS.maxPendingReads, 1, 10_000_000, { doc: 'Most Redis reads (entity × dataset keys) outstanding at once; past it new misses fail at once with `STORE_UNAVAILABLE` instead of queueing behind a stalled Redis.' }),
+  breaker_failures: integer(DEFAULTS.breakerFailures, 1, 10_000, { doc: 'Consecutive failed or timed-out Redis reads after which the circuit breaker opens: reads then fail fast (the dataset\'s `fallback` answers) instead of waiting on a dead Redis. See [docs/degraded-modes.md](degraded-modes.md).' }),
+  breaker_open_ms: integer(DEFAULTS.breakerOpenMs, 10, 600_000, { doc: 'How long an open circuit breaker refuses Redis reads before it lets one probe read through; the probe\'s success closes it, its failure opens it again.' }),
   admin_token: optionalString({ doc: 'Bearer token for admin calls over HTTP (rollback). Without one, admin calls are allowed only when `host` is loopback.', env: 'MALT_ADMIN_TOKEN' }),
 });
 
@@ -110,6 +112,11 @@ export const datasetSchema = section({
   keep_versions: integer(DEFAULTS.keepVersions, 2, 100, { doc: 'How many published versions stay in Redis. See [Versions kept](#versions-kept).' }),
   segment_column: optionalString({ shownDefault: 'required for segments', doc: 'Segments only. A string column (one row per entity × segment) or a list-of-strings column.' }),
   checks: checksSchema,
+  max_age: optionalDuration(1000, 366 * 86_400_000, { doc: 'Oldest the served snapshot\'s as-of time may be (`26h`, `7d` is `168h`). Older, its values are still served but with status `STALE` instead of `PRESENT`, and counted. See [docs/degraded-modes.md](degraded-modes.md).' }),
+  fallback: z.preprocess((v) => (v === undefined || v === null ? [...DEFAULTS.fallback] : v),
+    z.array(z.enum(['cached', 'defaults'], { error: (iss) => `unknown fallback ${JSON.stringify(iss.input)} (cached, defaults)` }), { error: 'must be a list of fallbacks: cached, defaults' })
+      .refine((l) => new Set(l).size === l.length, { error: 'lists a fallback twice' }))
+    .meta({ type: 'list of `cached` \\| `defaults`', shownDefault: '`[cached]`', doc: 'What answers, in this order, when Redis cannot be read in time (down, slow, circuit open): `cached` (this replica\'s cached result, marked `degraded: CACHED`), `defaults` (the configured `defaults`, marked `degraded: DEFAULTS`); after the list, `STORE_UNAVAILABLE`. `[]`: always `STORE_UNAVAILABLE`. See [docs/degraded-modes.md](degraded-modes.md).' }),
   allow_empty: boolean(false, { doc: 'Readiness only: when true, this dataset having no served version does not make the replica unready.' }),
   sync: syncSchema,
   updates: updatesSchema,

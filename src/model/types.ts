@@ -11,7 +11,10 @@ export interface ColumnSpec {
   readonly type: ColumnType;
 }
 
-export type FieldStatus = 'PRESENT' | 'NULL_VALUE' | 'NOT_FOUND' | 'DEFAULTED';
+export type FieldStatus = 'PRESENT' | 'NULL_VALUE' | 'NOT_FOUND' | 'DEFAULTED' | 'STALE' | 'UNAVAILABLE';
+
+/** Why a result is not a normal read of the served version (docs/degraded-modes.md); absent when it is. */
+export type Degraded = 'CACHED' | 'DEFAULTS';
 
 export interface Feature {
   readonly name: string;

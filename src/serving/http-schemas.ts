@@ -31,11 +31,12 @@ const datasetResult = {
     dataset: { type: 'string' },
     version: { type: 'string', description: 'Snapshot version the values were read from' },
     found: { type: 'boolean' },
+    degraded: { type: 'string', enum: ['CACHED', 'DEFAULTS'], description: 'Present when Redis could not be read in time and the dataset\'s fallback answered (docs/degraded-modes.md)' },
     features: {
       type: 'object',
       additionalProperties: {
         type: 'object',
-        properties: { value, status: { type: 'string', enum: ['PRESENT', 'NULL_VALUE', 'NOT_FOUND', 'DEFAULTED'] } },
+        properties: { value, status: { type: 'string', enum: ['PRESENT', 'NULL_VALUE', 'NOT_FOUND', 'DEFAULTED', 'STALE', 'UNAVAILABLE'] } },
       },
     },
   },

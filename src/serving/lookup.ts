@@ -7,7 +7,7 @@
 import type { Redis } from 'ioredis';
 import type { MaltConfig } from '../config.js';
 import { entityIdProblem } from '../entity-id.js';
-import { MaltError } from '../errors.js';
+import { MaltError, toMaltError } from '../errors.js';
 import { withDeadline } from './deadline.js';
 import { decodeSegments } from '../row-codec.js';
 import type { ResultCache } from '../cache/result-cache.js';
@@ -17,6 +17,9 @@ import { mergeFeatures, mergeSegments } from '../updates/overlay-merge.js';
 import { DatasetResult, type Feature } from './dataset-result.js';
 import type { ServedVersion, VersionTracker } from './version-tracker.js';
 import type { RowDecoder } from '../row-codec.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import { DegradedCounters } from './degraded-counters.js';
+import { DegradedReads } from './degraded-results.js';
 
 export interface EntityResult {
   readonly entityId: string;
@@ -29,14 +32,21 @@ export class Lookup {
   /** Keys requested from Redis and not yet answered. */
   private pendingReads = 0;
   private readonly reader: SnapshotReader;
+  /** Fallbacks when Redis cannot be read in time, and their counts (docs/degraded-modes.md). */
+  readonly degraded: DegradedReads;
+  /** Stops reads piling up on a dead or stalled Redis (circuit-breaker.ts). */
+  readonly breaker: CircuitBreaker;
 
   constructor(
     redis: Redis,
     private readonly tracker: VersionTracker,
     readonly cache: ResultCache,
     private readonly config: MaltConfig,
+    breaker = new CircuitBreaker({ failures: config.serving.breakerFailures, openMs: config.serving.breakerOpenMs }),
   ) {
     this.reader = new SnapshotReader(redis);
+    this.breaker = breaker;
+    this.degraded = new DegradedReads(breaker, new DegradedCounters());
     this.featureDatasets = config.datasets.filter((d) => d.kind === 'features').map((d) => d.name);
     tracker.onEntityUpdates((dataset, ids) => this.invalidate(dataset, ids));
   }
@@ -93,6 +103,9 @@ export class Lookup {
     this.validateIds(entityIds);
     const versions = this.resolve(datasetNames);
     if (entityIds.length === 0) return [];
+    this.degraded.countStale(versions, entityIds.length);
+    // Open or half-open: Redis is not answering, cache hits are served as the fallback says.
+    const degraded = !this.breaker.closed;
     const cells: (DatasetResult | Promise<DatasetResult>)[] = new Array(entityIds.length * versions.length);
     let misses: { key: string; v: ServedVersion; id: string; index: number }[] | null = null;
     let waiting = false;
@@ -102,7 +115,7 @@ export class Lookup {
         const key = v.cachePrefix + id;
         const hit = this.cache.get(key) ?? this.cache.pending(key);
         if (hit !== undefined) {
-          cells[i] = hit;
+          cells[i] = degraded && !(hit instanceof Promise) ? this.degraded.cachedHit(v, hit) : hit;
           if (hit instanceof Promise) waiting = true;
         } else {
           (misses ??= []).push({ key, v, id, index: i });
@@ -114,11 +127,17 @@ export class Lookup {
     if (misses) this.fetchMisses(misses, cells);
     // Every shared Redis read is already bounded by the server cap (readRaw); a second timer is
     // needed only when this caller's deadline is shorter (a gRPC client deadline).
-    const resolved = !waiting
-      ? (cells as DatasetResult[])
-      : timeoutMs < this.config.serving.requestTimeoutMs
-        ? await withDeadline(Promise.all(cells), timeoutMs)
-        : await Promise.all(cells);
+    let resolved: readonly DatasetResult[];
+    try {
+      resolved = !waiting
+        ? (cells as DatasetResult[])
+        : timeoutMs < this.config.serving.requestTimeoutMs
+          ? await withDeadline(Promise.all(cells), timeoutMs)
+          : await Promise.all(cells);
+    } catch (err) {
+      // Redis down, slow or the breaker open: the datasets' fallbacks, else STORE_UNAVAILABLE.
+      resolved = await this.degraded.recover(cells, versions, err);
+    }
     const out: EntityResult[] = new Array(entityIds.length);
     for (let e = 0; e < entityIds.length; e++) {
       out[e] = { entityId: entityIds[e] as string, datasets: resolved.slice(e * versions.length, (e + 1) * versions.length) };
@@ -167,7 +186,11 @@ export class Lookup {
   private readRaw(items: { v: ServedVersion; id: string }[]): Promise<RowsRead> {
     // Bound what may pile up behind a stalled Redis: past max_pending_reads, fail fast.
     const max = this.config.serving.maxPendingReads;
+    if (!this.breaker.allow()) {
+      return Promise.reject(new MaltError('STORE_UNAVAILABLE', `Redis is not answering: circuit breaker ${this.breaker.state} (serving.breaker_open_ms ${this.config.serving.breakerOpenMs})`));
+    }
     if (this.pendingReads + items.length > max) {
+      this.breaker.failure('max_pending_reads reached');
       return Promise.reject(new MaltError('STORE_UNAVAILABLE', `Redis is not keeping up: ${this.pendingReads} reads pending (serving.max_pending_reads ${max})`));
     }
     this.pendingReads += items.length;
@@ -177,7 +200,12 @@ export class Lookup {
       this.pendingReads -= items.length;
     };
     work.then(release, release);
-    return withDeadline(work, this.config.serving.requestTimeoutMs);
+    const bounded = withDeadline(work, this.config.serving.requestTimeoutMs);
+    bounded.then(() => this.breaker.success(), (err: unknown) => {
+      const e = toMaltError(err);
+      if (e.code === 'STORE_UNAVAILABLE') this.breaker.failure(e.message);
+    });
+    return bounded;
   }
 }
 
@@ -185,10 +213,12 @@ export class Lookup {
 export function decodeResult(v: ServedVersion, raw: Buffer | null, overlay: EntityOverlay | null = null): DatasetResult {
   if (overlay !== null) return decodeMerged(v, raw, overlay);
   const features: Feature[] = new Array(v.columns.length);
+  // Values of a snapshot older than max_age are served, marked STALE (docs/degraded-modes.md).
+  const present = v.stale ? 'STALE' : 'PRESENT';
   if (v.config.kind === 'segments') {
     const segments = raw === null ? [] : decodeSegments(raw.toString('utf8'));
     const col = v.columns[0]!;
-    features[0] = { name: col.name, type: col.type, value: raw === null ? null : segments, status: raw === null ? 'NOT_FOUND' : 'PRESENT' };
+    features[0] = { name: col.name, type: col.type, value: raw === null ? null : segments, status: raw === null ? 'NOT_FOUND' : present };
     return DatasetResult.build(v.config.name, v.versionString, raw !== null, features, segments);
   }
   const values = raw === null ? null : (v.decoder as RowDecoder).decode(raw);
@@ -196,7 +226,7 @@ export function decodeResult(v: ServedVersion, raw: Buffer | null, overlay: Enti
     const col = v.columns[c]!;
     const value = values ? values[c] ?? null : null;
     const def = v.defaults[c] ?? null;
-    if (value !== null) features[c] = { name: col.name, type: col.type, value, status: 'PRESENT' };
+    if (value !== null) features[c] = { name: col.name, type: col.type, value, status: present };
     else if (def !== null) features[c] = { name: col.name, type: col.type, value: def, status: 'DEFAULTED' };
     else features[c] = { name: col.name, type: col.type, value: null, status: values ? 'NULL_VALUE' : 'NOT_FOUND' };
   }
@@ -209,7 +239,7 @@ function decodeMerged(v: ServedVersion, raw: Buffer | null, overlay: EntityOverl
   if (v.config.kind === 'segments') {
     const m = mergeSegments(raw === null ? null : decodeSegments(raw.toString('utf8')), overlay, v.asOfMicros);
     const col = v.columns[0]!;
-    features[0] = { name: col.name, type: col.type, value: m.found ? m.segments : null, status: m.found ? 'PRESENT' : 'NOT_FOUND', updated: m.updated };
+    features[0] = { name: col.name, type: col.type, value: m.found ? m.segments : null, status: m.found ? (v.stale && !m.updated ? 'STALE' : 'PRESENT') : 'NOT_FOUND', updated: m.updated };
     return DatasetResult.build(v.config.name, v.versionString, m.found, features, m.segments);
   }
   const base = raw === null ? null : (v.decoder as RowDecoder).decode(raw);
@@ -219,7 +249,7 @@ function decodeMerged(v: ServedVersion, raw: Buffer | null, overlay: EntityOverl
     const value = m.values[c] ?? null;
     const updated = m.updated[c] === true;
     const def = v.defaults[c] ?? null;
-    if (value !== null) features[c] = { name: col.name, type: col.type, value, status: 'PRESENT', updated };
+    if (value !== null) features[c] = { name: col.name, type: col.type, value, status: v.stale && !updated ? 'STALE' : 'PRESENT', updated };
     else if (def !== null) features[c] = { name: col.name, type: col.type, value: def, status: 'DEFAULTED', updated };
     else features[c] = { name: col.name, type: col.type, value: null, status: m.found ? 'NULL_VALUE' : 'NOT_FOUND', updated };
   }

@@ -9,7 +9,7 @@ import type { ColumnType, TypedValue } from '../column-types.js';
 import type { Feature, FieldStatus } from '../model/types.js';
 import { ByteWriter } from '../byte-writer.js';
 
-const STATUS_NUMBER: Record<FieldStatus, number> = { PRESENT: 1, NULL_VALUE: 2, NOT_FOUND: 3, DEFAULTED: 4 };
+const STATUS_NUMBER: Record<FieldStatus, number> = { PRESENT: 1, NULL_VALUE: 2, NOT_FOUND: 3, DEFAULTED: 4, STALE: 5, UNAVAILABLE: 6 };
 
 /** Protobuf wire primitives over the shared byte buffer. */
 class Writer extends ByteWriter {

@@ -16,6 +16,7 @@ import { toMaltError } from '../errors.js';
 import { withDeadline } from './deadline.js';
 import type { ReadinessMonitor } from './readiness.js';
 import { type Logger, silentLogger } from '../telemetry/logger.js';
+import { StaleTimers, staleAtMs, staleView } from './degraded-staleness.js';
 
 /** Everything the read path needs about the served version of one dataset. */
 export interface ServedVersion {
@@ -39,10 +40,15 @@ export interface ServedVersion {
   /** The version's as-of time in µs: updates with a later event time apply on top of it. */
   readonly asOfMicros: bigint;
   readonly since: string;
+  /** When the version's as-of time passes the dataset's max_age (ms; Infinity: never). */
+  readonly staleAtMs: number;
+  /** Past staleAtMs: values are served STALE (docs/degraded-modes.md). */
+  readonly stale: boolean;
 }
 
 export class VersionTracker {
   private readonly served = new Map<string, ServedVersion>();
+  private readonly staleTimers = new StaleTimers();
   private readonly store: SnapshotStore;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | null = null;
@@ -151,6 +157,7 @@ export class VersionTracker {
   private async refreshOne(config: DatasetConfig, pointer: string | null): Promise<void> {
     const parsed = parseVersionPointer(pointer);
     if (pointer === null || parsed === null) {
+      this.staleTimers.clear(config.name);
       if (this.served.delete(config.name)) this.generation++;
       return;
     }
@@ -159,6 +166,7 @@ export class VersionTracker {
     if (!manifest || manifest.uid !== parsed.uid || manifest.state !== 'published') {
       // Pointer and manifest disagree (reclaimed or reset under us): stop serving stale data.
       this.logger.warn(`version tracker: ${config.name} points at version ${parsed.id}, which is not a published version here; not serving it`);
+      this.staleTimers.clear(config.name);
       if (this.served.delete(config.name)) this.generation++;
       return;
     }
@@ -166,12 +174,30 @@ export class VersionTracker {
     const view = this.view(config, manifest, pointer, dictionary);
     this.served.set(config.name, view);
     this.generation++;
+    this.watchStaleness(view);
     // Updates expire updates.retention after their event time: older than that, this version may
     // miss updates newer than it (docs/updates.md).
     if (config.updates.enabled && Number(view.asOfMicros / 1000n) < Date.now() - config.updates.retentionMs) {
       this.logger.warn(`${config.name} version ${parsed.id} is older than updates.retention; updates newer than it may have expired`);
     }
     this.logger.info(`serving ${config.name} version ${parsed.id}`);
+  }
+
+  /** Swaps in the stale view of `view` when its as-of time passes max_age (degraded-staleness.ts). */
+  private watchStaleness(view: ServedVersion): void {
+    const name = view.config.name;
+    const report = (): void => this.logger.warn(`${name} version ${view.id} is older than max_age: its values are served with status STALE (as-of ${new Date(Number(view.asOfMicros / 1000n)).toISOString()})`);
+    if (view.stale) {
+      this.staleTimers.clear(name);
+      report();
+      return;
+    }
+    this.staleTimers.schedule(name, view.staleAtMs, () => {
+      if (this.served.get(name) !== view) return;
+      this.served.set(name, staleView(view));
+      this.generation++;
+      report();
+    });
   }
 
   private view(config: DatasetConfig, manifest: VersionManifest, pointer: string, dictionary: readonly string[]): ServedVersion {
@@ -182,21 +208,26 @@ export class VersionTracker {
       const parsed = parseDefault(c.type, raw);
       return 'value' in parsed ? parsed.value : null;
     });
-    return {
+    const asOfMicros = parseTimestampMicros(manifest.sourceAsOf ?? manifest.loadedAt) ?? 0n;
+    const staleAt = staleAtMs(asOfMicros, config.maxAgeMs);
+    const fresh: ServedVersion = {
       config, id: manifest.id, pointer, versionString: String(manifest.id), manifest, columns, defaults,
       buckets: manifest.buckets,
       decoder: config.kind === 'features' ? new RowDecoder(manifest.columns, dictionary) : null,
       bucketPrefix: this.keys.bucketPrefix(config.name, manifest.id),
       cachePrefix: `${config.name}\u0000${pointer}\u0000`,
       overlayPrefix: config.updates.enabled ? this.keys.overlayPrefix(config.name) : null,
-      asOfMicros: parseTimestampMicros(manifest.sourceAsOf ?? manifest.loadedAt) ?? 0n,
+      asOfMicros,
       since: manifest.currentSince ?? manifest.publishedAt ?? manifest.loadedAt,
+      staleAtMs: staleAt, stale: false,
     };
+    return Date.now() >= staleAt ? staleView(fresh) : fresh;
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.staleTimers.stop();
     await this.subscriber.unsubscribe().catch(() => undefined);
   }
 }
