@@ -26,9 +26,15 @@ export function summary(r: LoadReport): string {
     `  ${(r.durationMs / 1000).toFixed(2)} s, ${Math.round(rate).toLocaleString('en-US')} rows/s, fingerprint ${r.fingerprint}${r.reclaimed.length ? `, reclaimed versions ${r.reclaimed.join(', ')}` : ''}`,
     ...(r.skippedColumns.length ? [`  not served (unsupported types): ${r.skippedColumns.join(', ')}`] : []),
     ...(r.sourceVersion !== null ? [`  source: Delta version ${r.sourceVersion} (${r.sourceAsOf ?? 'commit time unknown'})`] : []),
+    ...(r.segmentEvents ? [segmentEventsLine(r.segmentEvents)] : []),
     ...r.checks.map((c) => `  check overridden by --force: ${c.check}${c.column ? ` (${c.column})` : ''}: ${c.message}`),
     ...(r.wideRows ? [`  note: ${r.wideRows} rows are over 64 bytes stored; Redis keeps their buckets as hashtables (more memory); see docs/redis-layout.md`] : []),
   ].join('\n');
+}
+
+function segmentEventsLine(e: NonNullable<LoadReport['segmentEvents']>): string {
+  const dropped = e.dropped > 0 ? `, ${e.dropped} dropped (over segment_events_maxlen)` : '';
+  return `  segment events to ${e.stream}: ${e.enters} enter, ${e.exits} exit${dropped}${e.error !== undefined ? `; NOT appended: ${e.error}` : ''}`;
 }
 
 /** What became of one dataset in a `malt load` run. */

@@ -10,6 +10,7 @@ export const DEFAULTS = Object.freeze({
   maxBodyBytes: 1024 * 1024,
   versionPollMs: 500,
   maxPendingReads: 20_000,
+  segmentEventsMaxlen: 100_000,
   breakerFailures: 5,
   breakerOpenMs: 1000,
   fallback: ['cached'] as readonly ('cached' | 'defaults')[],

@@ -161,6 +161,7 @@ function crossChecks(doc: Obj): string[] {
     } else if (segmentColumn !== undefined && segmentColumn !== null) {
       out.push(`${at}.segment_column: only applies to kind: segments`);
     }
+    if (kind !== 'segments' && d['segment_events_stream'] !== undefined && d['segment_events_stream'] !== null) out.push(`${at}.segment_events_stream: only applies to kind: segments`);
     const src = d['source'];
     if (d['source'] === undefined || d['source'] === null) out.push(`${at}.source: is required: { format: parquet | delta, uri: <path, glob or s3:// uri> }`);
     if (isObj(src)) {

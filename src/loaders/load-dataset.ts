@@ -18,7 +18,8 @@ import { deletedRowsOf, projectedRows } from './file-projection.js';
 import { type OpenParquetFile, openParquetFile } from './parquet-reader.js';
 import { type RowCounters, newCounters, writeRowGroup } from './row-group-writer.js';
 import { type LoadPlan, planLoad } from './source-schema.js';
-import { SnapshotWriter } from '../store/snapshot-writer.js';
+import type { SnapshotWriter } from '../store/snapshot-writer.js';
+import { type LoadSegmentEvents, appendLoadEvents, writerFor } from './segment-load-events.js';
 import { type CheckResult, checkGateColumns, gateError, repeatedRefusal, rowGates, schemaGate } from './quality-gates.js';
 
 export interface LoadOptions {
@@ -55,6 +56,8 @@ export interface LoadReport {
   readonly skippedColumns: readonly string[];
   /** Quality gates that failed but were overridden by `force` ([] otherwise; a refusal throws). */
   readonly checks: readonly CheckResult[];
+  /** Segment enter/exit events appended (a segments dataset with segment_events_stream). */
+  readonly segmentEvents?: LoadSegmentEvents;
 }
 
 /** A load that need not run: the source is what the current (or a rolled-back) version holds. */
@@ -123,9 +126,9 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
       refusedBy = schemaFailed;
       throw gateError(dataset, schemaFailed);
     }
-    const writer = new SnapshotWriter(redis, store.keys, dataset.name, version, buckets, {
+    const writer = writerFor(redis, store.keys, dataset, version, buckets, {
       batchRows: config.loader.batchRows, maxInFlight: config.loader.maxBatchesInFlight, stopReason,
-    });
+    }, served);
     const { counters, dictionary } = await writeAll(dataset, snapshot, plan, writer, config.loader.batchRows, options.progress ?? silentProgress, totalRows);
     const totals = await writer.finish();
     const stats = { rows: totals.entities, rejected: counters.rejected, rejectedReasons: counters.reasons, valueRejects: counters.valueRejects, duplicates: totals.duplicates, durationMs: performance.now() - started };
@@ -140,12 +143,14 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
     const stop = stopReason();
     if (stop) throw new MaltError(lockLost ? 'LOAD_IN_PROGRESS' : 'LOAD_INTERRUPTED', stop);
     await store.publish(dataset.name, version, token);
+    const segmentEvents = await appendLoadEvents(redis, dataset, writer, version, totals.duplicates);
     const reclaimed = await store.reclaim(dataset.name, dataset.keepVersions, { includeUnfinished: false, graceMs: config.loader.reclaimGraceMs });
     return {
       dataset: dataset.name, status: 'published', version, previousVersion: previous, fingerprint: fp,
       sourceVersion: snapshot.sourceVersion, sourceAsOf, files: files.length,
       rowsRead: counters.rowsRead, rows: stats.rows, rejected: stats.rejected, rejectedReasons: stats.rejectedReasons,
       duplicates: stats.duplicates, wideRows: counters.wideRows, durationMs: performance.now() - started, reclaimed, skippedColumns: plan.skipped, checks: failed,
+      ...(segmentEvents ? { segmentEvents } : {}),
     };
   } catch (err) {
     let e = toMaltError(err);

@@ -21,6 +21,13 @@ export interface OverlayEntry {
   readonly payload: string;
 }
 
+/** What became of one entry in apply-overlay.lua: it won (was written) or not, and what it replaced. */
+export interface EntryOutcome {
+  readonly won: boolean;
+  /** The stored field value before the script ("<event µs> <tie> <payload>"), null when none. */
+  readonly previous: string | null;
+}
+
 /** An entity's overlay as read back, by column name and segment. */
 export interface EntityOverlay {
   /** Event time of the newest row delete, or null. */
@@ -93,6 +100,17 @@ export class OverlayStore {
    * same batch again converges to the same state (LWW is idempotent).
    */
   async apply(dataset: string, perEntity: ReadonlyMap<string, readonly OverlayEntry[]>, retentionMs: number): Promise<number> {
+    let won = 0;
+    for (const outcomes of (await this.applyTracked(dataset, perEntity, retentionMs)).values()) for (const o of outcomes) if (o.won) won++;
+    return won;
+  }
+
+  /**
+   * apply(), answering per entity and entry (in the order given) whether it won and the stored
+   * value it replaced (null: none), read in the same atomic script call: the transition segment
+   * events are derived from (updates/segment-events.ts), exact under concurrent writers.
+   */
+  async applyTracked(dataset: string, perEntity: ReadonlyMap<string, readonly OverlayEntry[]>, retentionMs: number): Promise<Map<string, EntryOutcome[]>> {
     const commands: DataCommand[] = [];
     const index: (string | number)[] = [];
     for (const [id, entries] of perEntity) {
@@ -108,13 +126,18 @@ export class OverlayStore {
       index.push(newestMs, id);
     }
     const outcomes = await runBatch(this.redis, commands);
-    let won = 0;
-    for (const [err, reply] of outcomes) {
+    const out = new Map<string, EntryOutcome[]>();
+    let i = 0;
+    for (const id of perEntity.keys()) {
+      const [err, reply] = outcomes[i++] as [Error | null, unknown];
       if (err) throw err;
-      won += Number(reply);
+      const r = reply as (number | string)[];
+      const list: EntryOutcome[] = [];
+      for (let k = 1; k + 1 < r.length; k += 2) list.push({ won: Number(r[k]) === 1, previous: r[k + 1] === '' ? null : String(r[k + 1]) });
+      out.set(id, list);
     }
     if (index.length > 0) await this.redis.zadd(this.keys.overlayIndex(dataset), 'GT', ...index);
-    return won;
+    return out;
   }
 
   /**

@@ -3,7 +3,8 @@
  * stream consumer): validate every item against the dataset's kind and served columns, then
  * apply all of them or none (store/overlay-store.ts: one Lua call per entity, last-write-wins
  * by event time), then tell every replica which entities changed (pub/sub, per-entity cache
- * invalidation). Transports only translate their wire format into UpdateItem[] and map errors.
+ * invalidation), then append the segment enter/exit events it caused (segment-events.ts).
+ * Transports only translate their wire format into UpdateItem[] and map errors.
  */
 import type { Redis } from 'ioredis';
 import type { DatasetConfig, MaltConfig } from '../config.js';
@@ -12,6 +13,8 @@ import { KeyLayout, entityEvent } from '../keys.js';
 import type { ColumnSpec } from '../model/types.js';
 import { type OverlayEntry, OverlayStore } from '../store/overlay-store.js';
 import { SnapshotStore } from '../store/snapshot-store.js';
+import { appendSegmentEvents } from '../store/segment-events-stream.js';
+import { eventsOfUpdates, membershipReader } from './segment-events.js';
 import { validateItem } from './update-validation.js';
 
 /** One operation, transport-neutral; values as in responses (int64 as strings, timestamps RFC 3339). */
@@ -60,6 +63,7 @@ export function createUpdateWritePath(redis: Redis, config: MaltConfig, deps: Wr
   const keys = new KeyLayout(config.redis.keyPrefix);
   const overlay = new OverlayStore(redis, keys);
   const snapshots = new SnapshotStore(redis, keys);
+  const memberships = membershipReader(redis, keys);
   // Columns read from Redis (no tracker: malt consume), kept per dataset for a second.
   const fetched = new Map<string, { at: number; columns: readonly ColumnSpec[] }>();
 
@@ -102,12 +106,15 @@ export function createUpdateWritePath(redis: Redis, config: MaltConfig, deps: Wr
         list.push(...outcome.entries);
       }
       if (errors.length > 0) throw new UpdateRejected(errors);
-      await overlay.apply(dataset, perEntity, d.updates.retentionMs);
       const ids = [...perEntity.keys()];
+      // Segment events: the served batch membership is read before, the transitions come from the apply itself.
+      const membership = d.segmentEvents !== null && d.kind === 'segments' ? await memberships(d, ids) : null;
+      const outcomes = await overlay.applyTracked(dataset, perEntity, d.updates.retentionMs);
       deps.onApplied?.(dataset, ids);
       for (let i = 0; i < ids.length; i += IDS_PER_EVENT) {
         await redis.publish(keys.events, entityEvent(dataset, ids.slice(i, i + IDS_PER_EVENT)));
       }
+      if (membership && d.segmentEvents) await appendSegmentEvents(redis, d.segmentEvents.stream, d.segmentEvents.maxlen, eventsOfUpdates(perEntity, outcomes, membership));
       return { applied: items.length };
     },
   };
