@@ -124,14 +124,112 @@ function writeValue(w: RowWriter, type: ColumnType, v: TypedValue, dict: StringD
 
 /** Encodes typed in-memory values (int64 as decimal string, timestamps in µs) as a bin1 row. */
 export function encodeRow(columns: readonly ColumnSpec[], values: readonly (TypedValue | null)[], dict: StringDictionaryBuilder): Buffer {
-  const w = new RowWriter();
-  w.byte(FORMAT_BYTE);
+  const b = new RowBuilder(dict, 0);
+  b.begin();
   for (let i = 0; i < columns.length; i++) {
     const v = values[i];
-    if (v === null || v === undefined) w.byte(T_NULL);
-    else writeValue(w, (columns[i] as ColumnSpec).type, v, dict);
+    if (v === null || v === undefined) b.null();
+    else b.value((columns[i] as ColumnSpec).type, v);
   }
-  return Buffer.from(w.finish());
+  return b.finish();
+}
+
+/** Rows are copied out of the scratch buffer into slabs of this size (a load's rows share them). */
+const SLAB_BYTES = 256 * 1024;
+
+/**
+ * Builds bin1 rows one value at a time (the loader's hot path, loaders/raw-row-encoder.ts), in
+ * one reused scratch buffer; finish() copies the row into a shared slab and returns a view of it,
+ * so a row costs one small Buffer view rather than a writer, its buffer and a copy. The typed
+ * entry points write exactly what encodeRow writes for the same typed values.
+ */
+export class RowBuilder {
+  private readonly w = new RowWriter(512);
+  private slab: Buffer;
+  private slabPos = 0;
+
+  /** `slabBytes` 0: each row gets a Buffer of its own (encodeRow's one-off rows). */
+  constructor(private readonly dict: StringDictionaryBuilder, private readonly slabBytes = SLAB_BYTES) {
+    this.slab = Buffer.allocUnsafeSlow(slabBytes);
+  }
+
+  begin(): void {
+    this.w.pos = 0;
+    this.w.byte(FORMAT_BYTE);
+  }
+
+  null(): void {
+    this.w.byte(T_NULL);
+  }
+
+  /** A typed in-memory value of a column of `type` (convertValue's output). */
+  value(type: ColumnType, v: TypedValue): void {
+    writeValue(this.w, type, v, this.dict);
+  }
+
+  double(d: number): void {
+    writeValue(this.w, 'double', d, this.dict);
+  }
+
+  /** An int64 held as a safe integer number. */
+  int64Safe(n: number): void {
+    this.w.byte(T_I64);
+    this.w.zigzag(n);
+  }
+
+  /** An int64 held as a bigint already known to be in int64 range. */
+  int64Big(v: bigint): void {
+    const n = Number(v);
+    this.w.byte(T_I64);
+    // As writeValue: the number when it is exact, else the bigint.
+    if (Number.isSafeInteger(n)) this.w.zigzag(n);
+    else this.w.bigZigzag(v);
+  }
+
+  string(s: string): void {
+    this.w.byte(T_STR);
+    this.w.string(s, this.dict);
+  }
+
+  bool(v: boolean): void {
+    this.w.byte(v ? T_TRUE : T_FALSE);
+  }
+
+  /**
+   * A timestamp of `n` µs, a safe integer (every safe integer is in RFC 3339's range): the same
+   * bytes as writeValue's bigint arithmetic, without allocating bigints.
+   */
+  timestampSafe(n: number): void {
+    if (n % 1000 === 0) {
+      this.w.byte(T_TS_MS);
+      this.w.zigzag(n / 1000);
+    } else {
+      this.w.byte(T_TS_US);
+      this.w.zigzag(n);
+    }
+  }
+
+  stringList(list: readonly string[]): void {
+    const w = this.w;
+    w.byte(T_LIST);
+    w.uvarint(list.length);
+    for (let i = 0; i < list.length; i++) w.string(list[i] as string, this.dict);
+  }
+
+  /** The row written since begin(), as a view into the current slab (or its own Buffer). */
+  finish(): Buffer {
+    const w = this.w;
+    const len = w.pos;
+    if (this.slabBytes === 0) return Buffer.from(w.buf.subarray(0, len));
+    if (this.slabPos + len > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(Math.max(this.slabBytes, len));
+      this.slabPos = 0;
+    }
+    w.buf.copy(this.slab, this.slabPos, 0, len);
+    const row = this.slab.subarray(this.slabPos, this.slabPos + len);
+    this.slabPos += len;
+    return row;
+  }
 }
 
 /** Reads bin1 rows; one per served version (it holds that version's dictionary). */

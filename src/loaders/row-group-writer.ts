@@ -3,10 +3,11 @@
  * writer in bounded batches, counting rejected rows by reason.
  */
 import type { DatasetConfig } from '../config.js';
-import { StringDictionaryBuilder, encodeRow } from '../row-codec.js';
+import { RowBuilder, type StringDictionaryBuilder } from '../row-codec.js';
 import type { LoadPlan } from './source-schema.js';
 import type { SnapshotWriter } from '../store/snapshot-writer.js';
-import { type ConvertNotes, ValueReject, convertKey, convertValue } from './value-converter.js';
+import { type ConvertNotes, ValueReject, convertValue, keyIdOf } from './value-converter.js';
+import { STORED_VALUE, writeRawValue } from './raw-row-encoder.js';
 
 /** Redis keeps a hash compact (listpack) only while every value is at most this many bytes. */
 export const LISTPACK_VALUE_BYTES = 64;
@@ -41,6 +42,7 @@ export async function writeRowGroup(
   dataset: DatasetConfig, plan: LoadPlan, rows: Record<string, unknown>[], writer: SnapshotWriter,
   c: RowCounters, batchRows: number, dict: StringDictionaryBuilder,
 ): Promise<void> {
+  if (plan.segmentShape === null) return writeFeatureRows(dataset, plan, rows, writer, c, builderFor(dict));
   const key = dataset.key;
   const segmentColumn = dataset.segmentColumn ?? '';
   let batch: [string, string | Buffer][] = [];
@@ -51,16 +53,15 @@ export async function writeRowGroup(
     if (plan.segmentShape === 'long') await writer.writeSegmentPairs(b as [string, string][]);
     else await writer.writeValues(b);
   };
-  const values: unknown[] = new Array(plan.columns.length);
   const notes: ConvertNotes = { nullElements: 0 };
   for (const row of rows) {
     c.rowsRead++;
-    const k = convertKey(row[key]);
-    if ('reason' in k) {
-      reject(c, k.reason);
+    const id = keyIdOf(row[key]);
+    if (id instanceof ValueReject) {
+      reject(c, id.reason);
       continue;
     }
-    let value: string | Buffer | null = null;
+    let value: string | null = null;
     if (plan.segmentShape === 'long') {
       const seg = row[segmentColumn];
       if (typeof seg !== 'string' || seg.length === 0) reject(c, 'null_segment');
@@ -71,25 +72,61 @@ export async function writeRowGroup(
       if (notes.nullElements > 0) rejectValue(c, segmentColumn, 'null_list_element', notes.nullElements);
       if (list instanceof ValueReject) reject(c, `${list.reason}:${segmentColumn}`);
       else value = JSON.stringify([...new Set((list as string[] | null) ?? [])].sort());
-    } else {
-      // One bad value never drops the row: it is stored as null (served NULL_VALUE, or DEFAULTED).
-      for (let i = 0; i < plan.columns.length; i++) {
-        const col = plan.columns[i]!;
-        notes.nullElements = 0;
-        const v = convertValue(col.type, row[col.name], notes);
-        if (notes.nullElements > 0) rejectValue(c, col.name, 'null_list_element', notes.nullElements);
-        if (v instanceof ValueReject) {
-          rejectValue(c, col.name, v.reason);
-          values[i] = null;
-        } else values[i] = v;
-        if (values[i] === null) c.nulls[col.name] = (c.nulls[col.name] ?? 0) + 1;
-      }
-      value = encodeRow(plan.columns, values as never, dict);
     }
     if (value === null) continue;
-    if (typeof value !== 'string' && value.length > LISTPACK_VALUE_BYTES) c.wideRows++;
-    batch.push([k.id, value]);
+    batch.push([id, value]);
     if (batch.length >= batchRows) await flush();
   }
   await flush();
+}
+
+/** One row builder (scratch buffer and row slabs) per load, which owns one dictionary. */
+const builders = new WeakMap<StringDictionaryBuilder, RowBuilder>();
+
+function builderFor(dict: StringDictionaryBuilder): RowBuilder {
+  let b = builders.get(dict);
+  if (b === undefined) builders.set(dict, (b = new RowBuilder(dict)));
+  return b;
+}
+
+/**
+ * Features rows: each row is encoded straight from the source values (raw-row-encoder.ts) and
+ * buffered in the writer, which sends a batch when it is full. One bad value never drops the
+ * row: it is stored as null (served NULL_VALUE, or DEFAULTED) and counted for its column.
+ */
+async function writeFeatureRows(
+  dataset: DatasetConfig, plan: LoadPlan, rows: Record<string, unknown>[], writer: SnapshotWriter, c: RowCounters, b: RowBuilder,
+): Promise<void> {
+  const key = dataset.key;
+  const columns = plan.columns;
+  const names = columns.map((col) => col.name);
+  const types = columns.map((col) => col.type);
+  const nulls = new Array<number>(columns.length).fill(0);
+  const notes: ConvertNotes = { nullElements: 0 };
+  try {
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r] as Record<string, unknown>;
+      c.rowsRead++;
+      const id = keyIdOf(row[key]);
+      if (id instanceof ValueReject) {
+        reject(c, id.reason);
+        continue;
+      }
+      b.begin();
+      for (let i = 0; i < names.length; i++) {
+        notes.nullElements = 0;
+        const stored = writeRawValue(b, types[i]!, row[names[i]!], notes);
+        if (notes.nullElements > 0) rejectValue(c, names[i]!, 'null_list_element', notes.nullElements);
+        if (stored !== STORED_VALUE) {
+          nulls[i]!++;
+          if (stored instanceof ValueReject) rejectValue(c, names[i]!, stored.reason);
+        }
+      }
+      const value = b.finish();
+      if (value.length > LISTPACK_VALUE_BYTES) c.wideRows++;
+      if (writer.addValue(id, value)) await writer.flush();
+    }
+  } finally {
+    for (let i = 0; i < names.length; i++) if (nulls[i]! > 0) c.nulls[names[i]!] = (c.nulls[names[i]!] ?? 0) + nulls[i]!;
+  }
 }

@@ -25,14 +25,25 @@ export interface ConvertNotes { nullElements: number }
 
 /** Converts a key value (string or integer column) to the wire id, or returns a reject reason. */
 export function convertKey(raw: unknown): { id: string } | { reason: string } {
-  if (raw === null || raw === undefined) return { reason: 'null_key' };
+  const id = keyIdOf(raw);
+  return id instanceof ValueReject ? { reason: id.reason } : { id };
+}
+
+const NULL_KEY = new ValueReject('null_key');
+const EMPTY_KEY = new ValueReject('empty_key');
+const INVALID_KEY = new ValueReject('invalid_key');
+const UNCONVERTIBLE_KEY = new ValueReject('unconvertible_key');
+
+/** convertKey without an object per row (the loader's hot path): the id, or why the row is rejected. */
+export function keyIdOf(raw: unknown): string | ValueReject {
+  if (raw === null || raw === undefined) return NULL_KEY;
   let id: string;
   if (typeof raw === 'string') id = raw;
   else if (typeof raw === 'bigint' || (typeof raw === 'number' && Number.isInteger(raw))) id = String(raw);
   else if (raw instanceof DecimalValue) id = raw.toText();
-  else return { reason: 'unconvertible_key' };
-  if (id.length === 0) return { reason: 'empty_key' };
-  return entityIdProblem(id) === null ? { id } : { reason: 'invalid_key' };
+  else return UNCONVERTIBLE_KEY;
+  if (id.length === 0) return EMPTY_KEY;
+  return entityIdProblem(id) === null ? id : INVALID_KEY;
 }
 
 /** Returns the typed value, null for a null, or a ValueReject (the reason). */

@@ -2,7 +2,16 @@
  * Writes a new version's rows into its bucket hashes with pipelined batches (store/command-batch.ts),
  * keeping at most `maxInFlight` batches outstanding so loader memory stays bounded however large
  * the source. Counts new entities and duplicates (a later row for the same entity wins; HSET
- * tells us). Belongs in store/ (it writes data keys); moves there when the load path settles.
+ * tells us).
+ *
+ * Entity values are buffered per bucket and sent as one multi-field HSET per bucket per batch,
+ * not one command per row: the client's cost is per command (a command object, its promise, its
+ * framing), and a batch spread over all buckets otherwise puts ~1 row in each. A batch is sent
+ * when it holds `flushRows` rows (at least `batchRows`; about FIELDS_PER_COMMAND per bucket, at
+ * most MAX_BATCH_ROWS) or MAX_BATCH_BYTES of values, whichever comes first, so what is buffered
+ * stays bounded whatever the table's size. What Redis ends up holding is the same as with one
+ * HSET per row in source order: each bucket gets its fields in the same order, and a repeated id
+ * in one command is counted (and wins) as it would across commands.
  */
 import type { Redis } from 'ioredis';
 import { KeyLayout, bucketOf } from '../keys.js';
@@ -21,11 +30,27 @@ export interface WriteTotals {
   duplicates: number;
 }
 
+/** Fields aimed for per bucket command in a full batch (fewer when the table has many buckets). */
+const FIELDS_PER_COMMAND = 16;
+/** Most rows buffered before a batch is sent, whatever the bucket count. */
+export const MAX_BATCH_ROWS = 65_536;
+/** Most value and id bytes (about) buffered before a batch is sent. */
+export const MAX_BATCH_BYTES = 8 * 2 ** 20;
+/** Most field/value pairs in one HSET: a larger bucket share is split (bounds argument lists). */
+const MAX_PAIRS_PER_COMMAND = 1024;
+
 export class SnapshotWriter {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly totals: WriteTotals = { entities: 0, duplicates: 0 };
   private failure: Error | null = null;
   private readonly prefix: string;
+  /** Buffered [id, value, id, value, …] per bucket; `touched` lists the buckets that have some. */
+  private readonly pending: ((string | Buffer)[] | undefined)[];
+  private touched: number[] = [];
+  private pendingRows = 0;
+  private pendingBytes = 0;
+  /** Rows per batch (see the header). */
+  readonly flushRows: number;
 
   constructor(
     private readonly redis: Redis,
@@ -36,22 +61,58 @@ export class SnapshotWriter {
     private readonly options: WriterOptions,
   ) {
     this.prefix = keys.bucketPrefix(dataset, version);
+    this.pending = new Array(buckets);
+    this.flushRows = Math.max(options.batchRows, Math.min(buckets * FIELDS_PER_COMMAND, MAX_BATCH_ROWS));
+  }
+
+  /**
+   * Buffers one entity's value (HSET in its bucket; a later value for the same id wins). Returns
+   * true when the batch is full: the caller awaits flush() before adding more.
+   */
+  addValue(id: string, value: string | Buffer): boolean {
+    const b = bucketOf(id, this.buckets);
+    let fields = this.pending[b];
+    if (fields === undefined) {
+      this.pending[b] = fields = [];
+      this.touched.push(b);
+    }
+    fields.push(id, value);
+    this.pendingBytes += id.length + value.length;
+    return ++this.pendingRows >= this.flushRows || this.pendingBytes >= MAX_BATCH_BYTES;
+  }
+
+  /** Sends the buffered values as one batch (waiting while `maxInFlight` batches are out). */
+  async flush(): Promise<void> {
+    if (this.pendingRows === 0) return;
+    const commands: DataCommand[] = [];
+    for (const b of this.touched) {
+      const fields = this.pending[b] as (string | Buffer)[];
+      this.pending[b] = undefined;
+      const key = this.prefix + b;
+      if (fields.length <= 2 * MAX_PAIRS_PER_COMMAND) commands.push({ op: 'hsetFields', key, fieldsAndValues: fields });
+      else for (let i = 0; i < fields.length; i += 2 * MAX_PAIRS_PER_COMMAND) commands.push({ op: 'hsetFields', key, fieldsAndValues: fields.slice(i, i + 2 * MAX_PAIRS_PER_COMMAND) });
+    }
+    this.touched = [];
+    this.pendingRows = 0;
+    this.pendingBytes = 0;
+    await this.submit(commands, (results) => {
+      for (let i = 0; i < results.length; i++) {
+        const [err, added] = results[i] as CommandOutcome;
+        if (err) throw err;
+        const pairs = (commands[i] as { fieldsAndValues: readonly unknown[] }).fieldsAndValues.length / 2;
+        this.totals.entities += added as number;
+        this.totals.duplicates += pairs - (added as number);
+      }
+    });
   }
 
   /** Entities (features rows, wide segment rows): [id, encoded value] pairs; HSET, last wins. */
   async writeValues(rows: readonly (readonly [string, string | Buffer])[]): Promise<void> {
-    const commands: DataCommand[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const [id, value] = rows[i]!;
-      commands[i] = { op: 'hset', key: this.prefix + bucketOf(id, this.buckets), field: id, value };
+      if (this.addValue(id, value)) await this.flush();
     }
-    await this.submit(commands, (results) => {
-      for (const [err, added] of results) {
-        if (err) throw err;
-        if (added === 1) this.totals.entities++;
-        else this.totals.duplicates++;
-      }
-    });
+    await this.flush();
   }
 
   /** Long-shaped segments: [id, segment] pairs, grouped per bucket into one script call each. */
@@ -93,8 +154,9 @@ export class SnapshotWriter {
     this.inFlight.add(p);
   }
 
-  /** Waits for every batch; throws the first write error, if any. */
+  /** Sends what is still buffered, waits for every batch; throws the first write error, if any. */
   async finish(): Promise<WriteTotals> {
+    await this.flush();
     await Promise.all(this.inFlight);
     if (this.failure) throw this.failure;
     return { ...this.totals };
