@@ -60,6 +60,8 @@ const TABLES = {
   'auth.keys': table(schema.apiKeySchema, 'keys[].'),
   'auth.keys.rate_limit': table(schema.rateLimitSchema, 'keys[].rate_limit.'),
   tls: table(schema.tlsSchema),
+  log: table(schema.logSchema),
+  telemetry: table(schema.telemetrySchema),
   datasets: table(schema.datasetSchema),
   'datasets.source': table(schema.sourceSchema, 'source.'),
   'datasets.checks': table(schema.checksSchema, 'checks.'),

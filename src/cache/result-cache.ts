@@ -17,6 +17,8 @@ export interface CacheStats {
   misses: number;
   sharedMisses: number;
   invalidations: number;
+  /** Entries dropped to stay within maxBytes (exported as malt_cache_evictions_total). */
+  evictions: number;
 }
 
 export class ResultCache {
@@ -26,7 +28,7 @@ export class ResultCache {
   private readonly tickets = new Map<string, number>();
   private ticketSeq = 0;
   private readonly negativeTtlMs: number;
-  readonly stats: CacheStats = { hits: 0, misses: 0, sharedMisses: 0, invalidations: 0 };
+  readonly stats: CacheStats = { hits: 0, misses: 0, sharedMisses: 0, invalidations: 0, evictions: 0 };
 
   /** maxBytes 0 disables caching (single-flight still applies). */
   constructor(maxBytes: number, negativeTtlMs: number) {
@@ -37,6 +39,10 @@ export class ResultCache {
           sizeCalculation: (value, key) => value.approxBytes() + key.length * 2 + 64,
           ttlAutopurge: false,
           allowStale: false,
+          // Called on removals only (not on hits): counts what the size bound pushed out.
+          dispose: (_v, _k, reason) => {
+            if (reason === 'evict') this.stats.evictions++;
+          },
         })
       : null;
   }

@@ -9,10 +9,10 @@ import { ERROR_CATALOG, type MaltError, toMaltError } from '../errors.js';
 import { KeyLayout } from '../keys.js';
 import { openRedis } from '../redis/redis-handle.js';
 import { SnapshotStore } from '../store/snapshot-store.js';
-import { stderrLogger, writeStderrLine } from '../telemetry/logger.js';
+import { configureStderrLogger, stderrLogger } from '../telemetry/logger.js';
 
-/** A timestamped line on stderr (the sink of stderrLogger, for code that takes a plain `log`). */
-export const log = (msg: string): void => writeStderrLine(msg);
+/** An info line on stderr through stderrLogger (text or JSON per `log.format`), for code that takes a plain `log`. */
+export const log = (msg: string): void => stderrLogger.info(msg);
 
 /**
  * Exit codes of `malt load` and `malt sync` (docs/operations.md#exit-codes):
@@ -58,8 +58,11 @@ export function configOption(): Option {
   return new Option('-c, --config <path>', 'config file (default: $MALT_CONFIG or ./malt.yaml)');
 }
 
+/** Loads the config and switches the CLI's stderr logger to its `log` section (format, level). */
 export function config(opts: { config?: string }): MaltConfig {
-  return loadConfig({ path: opts.config });
+  const cfg = loadConfig({ path: opts.config });
+  configureStderrLogger(cfg.log);
+  return cfg;
 }
 
 /** Wraps a command action so any error ends the process through fail(err, exitCode). */

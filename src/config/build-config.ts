@@ -103,6 +103,10 @@ export function buildConfig(doc: ConfigDocument, configPath: string | null, base
       clientCa: doc.tls.client_ca === null ? null : path.resolve(baseDir, doc.tls.client_ca),
       requireClientCert: doc.tls.require_client_cert,
     },
+    /** Logs (docs/observability.md#logs). */
+    log: { level: doc.log.level, format: doc.log.format },
+    /** Traces (docs/observability.md#traces); otlpEndpoint null: tracing off. */
+    telemetry: { otlpEndpoint: doc.telemetry.otlp_endpoint, serviceName: doc.telemetry.service_name },
     datasets: doc.datasets.map((d) => buildDataset(d, baseDir)),
   };
 }

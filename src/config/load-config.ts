@@ -45,6 +45,10 @@ const ENV_OVERRIDES: readonly (readonly [string, string, string])[] = [
   ['MALT_HTTP_PORT', 'serving', 'http_port'],
   ['MALT_GRPC_PORT', 'serving', 'grpc_port'],
   ['MALT_ADMIN_TOKEN', 'serving', 'admin_token'],
+  ['MALT_LOG_LEVEL', 'log', 'level'],
+  ['MALT_LOG_FORMAT', 'log', 'format'],
+  ['OTEL_EXPORTER_OTLP_ENDPOINT', 'telemetry', 'otlp_endpoint'],
+  ['OTEL_SERVICE_NAME', 'telemetry', 'service_name'],
 ];
 
 /** MALT_API_KEYS (a JSON list, replacing auth.keys) and MALT_AUTH (`none` or `keys`); bad JSON is a problem. */

@@ -159,6 +159,17 @@ export const tlsSchema = optionalSection({
   require_client_cert: boolean(false, { doc: 'Refuse connections without a client certificate signed by `client_ca` (mutual TLS), on HTTP and gRPC.' }),
 }, { doc: 'TLS for HTTP and gRPC. See [docs/security.md](security.md).' });
 
+export const logSchema = optionalSection({
+  level: oneOf(['debug', 'info', 'warn', 'error'], 'info', { doc: 'Lowest level logged (`debug` adds detail). No level logs a line per request; requests are counted in `/metrics` and traced.', env: 'MALT_LOG_LEVEL' }),
+  format: oneOf(['text', 'json'], 'text', { doc: '`text`: `<time> <level> <message> key=value` lines on stderr, for people. `json`: one pino JSON object per line on stderr, for log collectors. See [docs/observability.md](observability.md#logs).', env: 'MALT_LOG_FORMAT' }),
+}, { doc: 'Logs of every command. See [docs/observability.md](observability.md#logs).', shownDefault: 'see below' });
+
+export const telemetrySchema = optionalSection({
+  otlp_endpoint: optionalString({ doc: 'OTLP/HTTP endpoint traces are exported to (e.g. `http://127.0.0.1:4318`; `/v1/traces` is appended). Unset: no tracing SDK is loaded and tracing costs nothing. See [docs/observability.md](observability.md#traces).', env: 'OTEL_EXPORTER_OTLP_ENDPOINT' })
+    .refine((s) => s === null || /^https?:\/\/[^\s/]+/.test(s), { error: (iss) => `must be an http(s) URL, got ${JSON.stringify(iss.input)}` }),
+  service_name: stringWithDefault('malt', { doc: 'The `service.name` resource attribute of exported spans.', env: 'OTEL_SERVICE_NAME' }),
+}, { doc: 'Tracing (OpenTelemetry). See [docs/observability.md](observability.md#traces).', shownDefault: 'see below' });
+
 export const configSchema = section({
   redis: redisSchema,
   serving: servingSchema,
@@ -168,6 +179,8 @@ export const configSchema = section({
   consume: consumeSchema,
   auth: authSchema,
   tls: tlsSchema,
+  log: logSchema,
+  telemetry: telemetrySchema,
   datasets: z.array(datasetSchema, { error: 'must be a non-empty list' }).min(1, { error: 'must be a non-empty list' }),
 });
 

@@ -19,6 +19,9 @@ import { MAX_METADATA_BYTES, metadataLimit } from './grpc-metadata-limit.js';
 import { type PushReq, pushHandler } from './grpc-push.js';
 import { UpdateRejected, type UpdateWritePath } from '../updates/write-path.js';
 import type { Logger } from '../telemetry/logger.js';
+import { grpcMethod, grpcRequestId, grpcSpan } from '../telemetry/grpc-telemetry.js';
+import { countError } from '../telemetry/metrics.js';
+import { tracing } from '../telemetry/tracing.js';
 
 export const PROTO_ROOT = fileURLToPath(new URL('../../proto/', import.meta.url));
 export const SERVING_PROTO = 'malt/v1/serving.proto';
@@ -87,9 +90,10 @@ function timeoutFor(call: grpc.ServerUnaryCall<unknown, unknown>, cap: number): 
   return Math.max(1, Math.min(cap, at - Date.now()));
 }
 
-function fail(err: unknown, logger?: Logger): grpc.ServiceError {
+function fail(err: unknown, logger?: Logger, call?: { metadata: grpc.Metadata }): grpc.ServiceError {
   const e = toMaltError(err);
-  if (e.code === 'INTERNAL') logger?.error(`INTERNAL error on gRPC call: ${err instanceof Error ? err.stack : String(err)}`);
+  countError('grpc', e.code);
+  if (e.code === 'INTERNAL') logger?.error(`INTERNAL error on gRPC call: ${err instanceof Error ? err.stack : String(err)}`, call ? { request_id: grpcRequestId(call.metadata) } : undefined);
   const metadata = new grpc.Metadata();
   metadata.set('malt-error-code', e.code);
   // Push: the per-item errors, as the HTTP body's error.items (JSON).
@@ -105,18 +109,38 @@ interface UnaryOptions {
 
 type Unary<Req> = (call: grpc.ServerUnaryCall<Req, unknown>, cb: grpc.sendUnaryData<unknown>) => void;
 
-function unary<Req>(opts: UnaryOptions, handler: (req: Req, timeoutMs: number) => Promise<unknown>): Unary<Req> {
+function unary<Req>(opts: UnaryOptions, method: string, handler: (req: Req, timeoutMs: number) => Promise<unknown>): Unary<Req> {
   const { isClosing, timeoutMs: cap, logger: log } = opts;
-  return (call, cb) => {
+  // Latency children bound once per method (telemetry/grpc-telemetry.ts); per call: a clock read and a bucket scan.
+  const m = grpcMethod(method);
+  const run: Unary<Req> = (call, cb) => {
+    const started = performance.now();
     if (isClosing()) {
       cb(fail(new MaltError('SHUTTING_DOWN', 'server is shutting down'), log));
+      m.record(grpc.status.UNAVAILABLE, started);
       return;
     }
     if (call.request instanceof UndecodableRequest) {
       cb(fail(new MaltError('INVALID_ARGUMENT', `request message does not decode: ${call.request.reason}`), log));
+      m.record(grpc.status.INVALID_ARGUMENT, started);
       return;
     }
-    handler(call.request, timeoutFor(call as grpc.ServerUnaryCall<unknown, unknown>, cap)).then((res) => cb(null, res), (err) => cb(fail(err, log)));
+    handler(call.request, timeoutFor(call as grpc.ServerUnaryCall<unknown, unknown>, cap)).then((res) => {
+      cb(null, res);
+      m.record(grpc.status.OK, started);
+    }, (err) => {
+      const e = fail(err, log, call);
+      cb(e);
+      m.record(e.code, started);
+    });
+  };
+  if (!tracing.on) return run;
+  return (call, cb) => {
+    const span = grpcSpan(method, call.metadata);
+    span.run(() => run(call, (err, res) => {
+      span.end(err ? (err as grpc.ServiceError).code ?? grpc.status.UNKNOWN : grpc.status.OK, (err as grpc.ServiceError | null)?.details);
+      cb(err, res);
+    }));
   };
 }
 
@@ -150,13 +174,13 @@ export async function startGrpc(lookup: Lookup, opts: GrpcServerOptions): Promis
     })],
   });
   server.addService(servingDefinition(loaded.malt.v1.Serving.service), guard({
-    Get: unary<GetReq>(opts, async (req, t) => entityBytes((await lookup.get([req.entity_id], req.datasets, t))[0] as EntityResult)),
-    BatchGet: unary<BatchReq>(opts, async (req, t) => encodeBatchGetResponse((await lookup.get(req.entity_ids, req.datasets, t)).map(protoParts))),
-    GetSegments: unary<SegReq>(opts, async (req, t) => {
+    Get: unary<GetReq>(opts, 'Get', async (req, t) => entityBytes((await lookup.get([req.entity_id], req.datasets, t))[0] as EntityResult)),
+    BatchGet: unary<BatchReq>(opts, 'BatchGet', async (req, t) => encodeBatchGetResponse((await lookup.get(req.entity_ids, req.datasets, t)).map(protoParts))),
+    GetSegments: unary<SegReq>(opts, 'GetSegments', async (req, t) => {
       const seg = await lookup.segments(req.entity_id, req.dataset, t);
       return { entity_id: req.entity_id, segments: seg.segments, version: seg.version, found: seg.found };
     }),
-    Push: unary<PushReq>(opts, pushHandler(opts.writePath)),
+    Push: unary<PushReq>(opts, 'Push', pushHandler(opts.writePath)),
   }));
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);

@@ -25,6 +25,8 @@ import type { Lookup } from './lookup.js';
 import type { VersionTracker } from './version-tracker.js';
 import type { ReadinessMonitor } from './readiness.js';
 import type { Logger } from '../telemetry/logger.js';
+import { instrumentHttp, requestId } from '../telemetry/http-telemetry.js';
+import { countError } from '../telemetry/metrics.js';
 
 export interface HttpDeps {
   readonly config: MaltConfig;
@@ -49,6 +51,7 @@ export interface HttpDeps {
 const MAX_PARAM_CHARS = 4096;
 
 function sendError(reply: FastifyReply, err: MaltError): FastifyReply {
+  countError('http', err.code);
   return reply.code(err.httpStatus).type(JSON_TYPE).send(errorBody(err));
 }
 
@@ -104,7 +107,11 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     frameworkErrors: (err, req, reply) => sendError(reply, fromRouterError(err, req.url)),
     clientErrorHandler: clientError,
+    // x-request-id: the caller's when it is a plain token, else generated (telemetry/http-telemetry.ts).
+    genReqId: requestId,
   });
+  // Before any route: per-route metrics, /metrics, the request-id echo, request spans.
+  instrumentHttp(app);
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -129,7 +136,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   }
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = fromFastifyError(err);
-    if (e.code === 'INTERNAL') deps.logger?.error(`INTERNAL error on ${req.method} ${req.url}: ${err.stack ?? err.message}`);
+    if (e.code === 'INTERNAL') deps.logger?.error(`INTERNAL error on ${req.method} ${req.url}: ${err.stack ?? err.message}`, { request_id: req.id });
     return sendError(reply, e);
   });
   app.setNotFoundHandler((req, reply) => sendError(reply, new MaltError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));

@@ -10,6 +10,12 @@ import { MaltError } from '../errors.js';
 import { bucketOf } from '../keys.js';
 import { type DataCommand, runBatch } from './command-batch.js';
 import { type EntityOverlay, parseOverlay } from './overlay-store.js';
+import { redisOp } from '../telemetry/metrics.js';
+import { inSpan, tracing } from '../telemetry/tracing.js';
+
+// Latency and command counts of every read round trip (malt_redis_command_duration_seconds{op="read"}).
+const READ = redisOp('read');
+const READ_BATCH = { onPipeline: READ.onPipeline };
 
 /** Where a version's rows live: its bucket key prefix (KeyLayout.bucketPrefix) and bucket count. */
 export interface VersionBuckets {
@@ -57,7 +63,9 @@ export class SnapshotReader {
       }
     }
     try {
-      const outcomes = await runBatch(this.redis, commands);
+      const outcomes = await (tracing.on
+        ? inSpan('redis.read', { 'db.system': 'redis', 'malt.commands': commands.length }, () => runBatch(this.redis, commands, READ_BATCH))
+        : runBatch(this.redis, commands, READ_BATCH));
       const rows: (Buffer | null)[] = new Array(reads.length);
       for (let i = 0; i < reads.length; i++) {
         const [err, row] = outcomes[i]!;
@@ -73,6 +81,7 @@ export class SnapshotReader {
       }
       return { rows, overlays };
     } catch (err) {
+      READ.onError();
       if (err instanceof MaltError) throw err;
       throw new MaltError('STORE_UNAVAILABLE', `Redis read failed: ${(err as Error).message}`);
     }

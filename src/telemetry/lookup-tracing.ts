@@ -1,0 +1,44 @@
+/**
+ * The `malt.lookup` span (request → lookup/cache → Redis read): installed over a Lookup's get()
+ * only when tracing is on (src/app.ts), so the read path itself carries no tracing code. The
+ * span's attributes say how the cache answered: get() consults the cache synchronously before
+ * its first await, so the cache counters' change across that call is this request's.
+ */
+import { SpanStatusCode } from '@opentelemetry/api';
+import { tracer } from './tracing.js';
+
+interface CacheCounters {
+  readonly hits: number;
+  readonly misses: number;
+  readonly sharedMisses: number;
+}
+
+type Get = (entityIds: readonly string[], datasets: readonly string[], timeoutMs?: number) => Promise<unknown[]>;
+
+export function traceLookups(lookup: { get: Get }, stats: CacheCounters): void {
+  const inner = lookup.get.bind(lookup);
+  lookup.get = (entityIds, datasets, timeoutMs) => tracer.startActiveSpan('malt.lookup', (span) => {
+    const before = { hits: stats.hits, misses: stats.misses, shared: stats.sharedMisses };
+    let pending: Promise<unknown[]>;
+    try {
+      pending = timeoutMs === undefined ? inner(entityIds, datasets) : inner(entityIds, datasets, timeoutMs);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    span.setAttributes({
+      'malt.entities': entityIds.length,
+      'malt.datasets': datasets.join(','),
+      'malt.cache.hits': stats.hits - before.hits,
+      'malt.cache.misses': stats.misses - before.misses,
+      'malt.cache.shared_misses': stats.sharedMisses - before.shared,
+    });
+    return pending.then((r) => {
+      span.end();
+      return r;
+    }, (err: unknown) => {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+      span.end();
+      throw err;
+    });
+  });
+}
