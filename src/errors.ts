@@ -24,7 +24,7 @@ export const ERROR_CATALOG = {
   NO_PREVIOUS_VERSION: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'Rollback needs an older published version, and there is none.' },
   LOAD_IN_PROGRESS: { http: 409, grpc: GrpcStatus.ABORTED, summary: 'Another loader holds this dataset\'s load lock.' },
   DATASET_NOT_LOADED: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: 'The dataset is declared but no version has been published yet: run `malt load`.' },
-  STORE_UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: 'Redis is unreachable, did not answer within the request deadline, or has too many reads pending.' },
+  STORE_UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: 'Redis is unreachable, did not answer within the request deadline, has too many reads pending, or the circuit breaker is open; and the dataset\'s `fallback` had no answer (docs/degraded-modes.md).' },
   SHUTTING_DOWN: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: 'This replica is shutting down; retry on another.' },
   UNAUTHENTICATED: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED, summary: 'The call has no API key, or one that matches no configured key (`Authorization: Bearer <token>` on HTTP, `authorization` metadata on gRPC); or an admin call without the right `serving.admin_token`. See docs/security.md.' },
   PERMISSION_DENIED: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, summary: 'The API key is valid but lacks the scope the call needs (`read`, `write` or `admin`). See docs/security.md.' },

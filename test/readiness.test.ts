@@ -78,7 +78,7 @@ describe('readiness follows Redis and the served versions', () => {
     await pollUntil('health NOT_SERVING', async () => (await healthOf(health)) === 'NOT_SERVING');
     expect(await healthOf(health, 'malt.v1.Serving')).toBe('NOT_SERVING');
     await new Promise((r) => setTimeout(r, 400)); // several polls fail meanwhile
-    expect(cap.lines.filter((l) => l.startsWith('warn redis unreachable: serving cached entries only; misses answer 503 STORE_UNAVAILABLE'))).toHaveLength(1);
+    expect(cap.lines.filter((l) => l.startsWith('warn redis unreachable: each dataset\'s fallback answers (cached, defaults), else 503 STORE_UNAVAILABLE'))).toHaveLength(1);
     const res = await app.http.inject({ method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(503);
     expect(res.json().status).toBe('redis_unavailable');

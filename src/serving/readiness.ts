@@ -32,8 +32,8 @@ function servingList(r: Readiness): string {
 
 /** The log line for entering state r; one per transition. */
 function describe(r: Readiness, previous: Readiness | null): { level: 'info' | 'warn'; message: string } {
-  if (r.store === 'unreachable') return { level: 'warn', message: 'redis unreachable: serving cached entries only; misses answer 503 STORE_UNAVAILABLE' };
-  if (r.store === 'stalled') return { level: 'warn', message: 'redis not answering (stalled): serving cached entries only; misses answer 503 STORE_UNAVAILABLE' };
+  if (r.store === 'unreachable') return { level: 'warn', message: 'redis unreachable: each dataset\'s fallback answers (cached, defaults), else 503 STORE_UNAVAILABLE' };
+  if (r.store === 'stalled') return { level: 'warn', message: 'redis not answering (stalled): each dataset\'s fallback answers (cached, defaults), else 503 STORE_UNAVAILABLE' };
   const back = previous !== null && previous.store !== 'up' ? 'redis back: ' : '';
   if (r.ready) return { level: 'info', message: `${back}ready: serving ${servingList(r)}` };
   return { level: 'warn', message: `${back}not ready: ${r.reason}; serving ${servingList(r)}; unloaded datasets answer 503 DATASET_NOT_LOADED` };
