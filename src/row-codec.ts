@@ -139,8 +139,8 @@ const SLAB_BYTES = 256 * 1024;
 
 /**
  * Builds bin1 rows one value at a time (the loader's hot path, loaders/raw-row-encoder.ts), in
- * one reused scratch buffer; finish() copies the row into a shared slab and returns a view of it,
- * so a row costs one small Buffer view rather than a writer, its buffer and a copy. The typed
+ * one reused scratch buffer: the loader copies it out (scratch, length) into its write batch;
+ * finish() copies it into a shared slab and returns a view of it. The typed
  * entry points write exactly what encodeRow writes for the same typed values.
  */
 export class RowBuilder {
@@ -214,6 +214,15 @@ export class RowBuilder {
     w.byte(T_LIST);
     w.uvarint(list.length);
     for (let i = 0; i < list.length; i++) w.string(list[i] as string, this.dict);
+  }
+
+  /** The scratch buffer holding the row written since begin() in its first `length` bytes (overwritten by the next begin()). */
+  get scratch(): Buffer {
+    return this.w.buf;
+  }
+
+  get length(): number {
+    return this.w.pos;
   }
 
   /** The row written since begin(), as a view into the current slab (or its own Buffer). */

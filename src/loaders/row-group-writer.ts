@@ -80,7 +80,7 @@ export async function writeRowGroup(
   await flush();
 }
 
-/** One row builder (scratch buffer and row slabs) per load, which owns one dictionary. */
+/** One row builder (its scratch buffer) per load, which owns one dictionary. */
 const builders = new WeakMap<StringDictionaryBuilder, RowBuilder>();
 
 function builderFor(dict: StringDictionaryBuilder): RowBuilder {
@@ -122,9 +122,9 @@ async function writeFeatureRows(
           if (stored instanceof ValueReject) rejectValue(c, names[i]!, stored.reason);
         }
       }
-      const value = b.finish();
-      if (value.length > LISTPACK_VALUE_BYTES) c.wideRows++;
-      if (writer.addValue(id, value)) await writer.flush();
+      if (b.length > LISTPACK_VALUE_BYTES) c.wideRows++;
+      // The writer copies the row out of the builder's scratch buffer.
+      if (writer.addValue(id, b.scratch, b.length)) await writer.flush();
     }
   } finally {
     for (let i = 0; i < names.length; i++) if (nulls[i]! > 0) c.nulls[names[i]!] = (c.nulls[names[i]!] ?? 0) + nulls[i]!;

@@ -21,7 +21,7 @@
 import type { ChainableCommander, Cluster, Pipeline, Redis } from 'ioredis';
 import { runClusterBatch } from './cluster-batch.js';
 import { registerScripts } from './lua-scripts.js';
-import { framedHset } from './resp-frame.js';
+import { type HsetPairs, framedHset } from './resp-frame.js';
 
 /** Registered Lua scripts (lua-scripts.ts) that take exactly one data key, KEYS[1]. */
 export type DataScript = 'maltAddSegments' | 'maltApplyOverlay' | 'maltReclaimOverlay';
@@ -35,10 +35,10 @@ export type DataCommand =
   /** HSET key field value; reply 1 (new field) or 0 (overwritten). */
   | { readonly op: 'hset'; readonly key: string; readonly field: string; readonly value: string | Buffer }
   /**
-   * HSET key field1 value1 field2 value2 … (fieldsAndValues alternates, at least one pair); reply:
-   * how many fields were new (the rest overwrote, a repeated field's later value winning).
+   * HSET key field1 value1 field2 value2 … with the pairs already framed (resp-frame.ts; at least
+   * one); reply: how many fields were new (the rest overwrote, a repeated field's later value winning).
    */
-  | { readonly op: 'hsetFields'; readonly key: string; readonly fieldsAndValues: readonly (string | Buffer)[] }
+  | { readonly op: 'hsetPairs'; readonly key: string; readonly pairs: HsetPairs }
   /** UNLINK key; reply 1 (deleted) or 0 (absent). */
   | { readonly op: 'unlink'; readonly key: string }
   /** A registered single-key script on `key`; the reply is the script's. */
@@ -130,7 +130,7 @@ function queue(p: ChainableCommander, c: DataCommand): void {
     case 'hgetBuffer': p.hgetBuffer(c.key, c.field); break;
     case 'hgetall': p.hgetall(c.key); break;
     case 'hset': p.hset(c.key, c.field, c.value); break;
-    case 'hsetFields': (p as unknown as Pipeline).sendCommand(framedHset(c.key, c.fieldsAndValues)); break;
+    case 'hsetPairs': (p as unknown as Pipeline).sendCommand(framedHset(c.key, c.pairs)); break;
     case 'unlink': p.unlink(c.key); break;
     case 'script': scriptOn(p, c.script)(c.key, ...c.args); break;
   }
@@ -164,8 +164,8 @@ function loneError(err: Error): CommandOutcome[] {
 function send(redis: Redis, c: DataCommand): Promise<unknown> {
   if (c.op === 'hgetBuffer') return redis.hgetBuffer(c.key, c.field);
   if (c.op === 'hset') return redis.hset(c.key, c.field, c.value);
-  if (c.op === 'hsetFields') {
-    const command = framedHset(c.key, c.fieldsAndValues);
+  if (c.op === 'hsetPairs') {
+    const command = framedHset(c.key, c.pairs);
     redis.sendCommand(command);
     return command.promise;
   }

@@ -17,6 +17,7 @@ import type { Redis } from 'ioredis';
 import { KeyLayout, bucketOf } from '../keys.js';
 import { type CommandOutcome, type DataCommand, runBatch } from './command-batch.js';
 import { MaltError } from '../errors.js';
+import { HsetPairs } from './resp-frame.js';
 
 export interface WriterOptions {
   readonly batchRows: number;
@@ -36,21 +37,21 @@ const FIELDS_PER_COMMAND = 16;
 export const MAX_BATCH_ROWS = 65_536;
 /** Most value and id bytes (about) buffered before a batch is sent. */
 export const MAX_BATCH_BYTES = 8 * 2 ** 20;
-/** Most field/value pairs in one HSET: a larger bucket share is split (bounds argument lists). */
-const MAX_PAIRS_PER_COMMAND = 1024;
 
 export class SnapshotWriter {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly totals: WriteTotals = { entities: 0, duplicates: 0 };
   private failure: Error | null = null;
   private readonly prefix: string;
-  /** Buffered [id, value, id, value, …] per bucket; `touched` lists the buckets that have some. */
-  private readonly pending: ((string | Buffer)[] | undefined)[];
+  /** Buffered field/value pairs per bucket, framed (resp-frame.ts); `touched` lists the buckets that have some. */
+  private readonly pending: (HsetPairs | undefined)[];
   private touched: number[] = [];
   private pendingRows = 0;
   private pendingBytes = 0;
   /** Rows per batch (see the header). */
   readonly flushRows: number;
+  /** First size of a bucket's pair buffer: what the last batch's buckets held on average (they grow as needed). */
+  private firstPairsBytes = 256;
 
   constructor(
     private readonly redis: Redis,
@@ -66,32 +67,34 @@ export class SnapshotWriter {
   }
 
   /**
-   * Buffers one entity's value (HSET in its bucket; a later value for the same id wins). Returns
-   * true when the batch is full: the caller awaits flush() before adding more.
+   * Buffers one entity's value (HSET in its bucket; a later value for the same id wins): its
+   * bytes are copied, so `value` may be reused once this returns; `length` bytes of a Buffer
+   * (default all). Returns true when the batch is full: the caller awaits flush() before adding more.
    */
-  addValue(id: string, value: string | Buffer): boolean {
+  addValue(id: string, value: string | Buffer, length?: number): boolean {
     const b = bucketOf(id, this.buckets);
-    let fields = this.pending[b];
-    if (fields === undefined) {
-      this.pending[b] = fields = [];
+    let pairs = this.pending[b];
+    if (pairs === undefined) {
+      this.pending[b] = pairs = new HsetPairs(this.firstPairsBytes);
       this.touched.push(b);
     }
-    fields.push(id, value);
-    this.pendingBytes += id.length + value.length;
+    const before = pairs.pos;
+    pairs.add(id, value, length);
+    this.pendingBytes += pairs.pos - before;
     return ++this.pendingRows >= this.flushRows || this.pendingBytes >= MAX_BATCH_BYTES;
   }
 
   /** Sends the buffered values as one batch (waiting while `maxInFlight` batches are out). */
   async flush(): Promise<void> {
     if (this.pendingRows === 0) return;
-    const commands: DataCommand[] = [];
-    for (const b of this.touched) {
-      const fields = this.pending[b] as (string | Buffer)[];
+    const commands: { op: 'hsetPairs'; key: string; pairs: HsetPairs }[] = new Array(this.touched.length);
+    for (let i = 0; i < this.touched.length; i++) {
+      const b = this.touched[i] as number;
+      commands[i] = { op: 'hsetPairs', key: this.prefix + b, pairs: this.pending[b] as HsetPairs };
       this.pending[b] = undefined;
-      const key = this.prefix + b;
-      if (fields.length <= 2 * MAX_PAIRS_PER_COMMAND) commands.push({ op: 'hsetFields', key, fieldsAndValues: fields });
-      else for (let i = 0; i < fields.length; i += 2 * MAX_PAIRS_PER_COMMAND) commands.push({ op: 'hsetFields', key, fieldsAndValues: fields.slice(i, i + 2 * MAX_PAIRS_PER_COMMAND) });
     }
+    const perBucket = this.pendingBytes / this.touched.length;
+    this.firstPairsBytes = Math.min(4096, Math.max(64, Math.ceil(perBucket * 1.25)));
     this.touched = [];
     this.pendingRows = 0;
     this.pendingBytes = 0;
@@ -99,9 +102,8 @@ export class SnapshotWriter {
       for (let i = 0; i < results.length; i++) {
         const [err, added] = results[i] as CommandOutcome;
         if (err) throw err;
-        const pairs = (commands[i] as { fieldsAndValues: readonly unknown[] }).fieldsAndValues.length / 2;
         this.totals.entities += added as number;
-        this.totals.duplicates += pairs - (added as number);
+        this.totals.duplicates += (commands[i] as { pairs: HsetPairs }).pairs.pairs - (added as number);
       }
     });
   }
