@@ -19,12 +19,15 @@ import { Lookup } from './serving/lookup.js';
 import { VersionTracker } from './serving/version-tracker.js';
 import { ReadinessMonitor } from './serving/readiness.js';
 import { logBreakerChanges } from './serving/circuit-breaker.js';
+import { collectDegraded } from './telemetry/degraded-metrics.js';
 import { type Logger, silentLogger } from './telemetry/logger.js';
 import { SERVICE_NAME } from './serving/grpc-server.js';
 import { createUpdateWritePath } from './updates/write-path.js';
 import { AuthPolicy } from './auth/auth-policy.js';
 import { assertExposureAllowed } from './auth/exposure.js';
 import { TlsFiles } from './tls/tls-files.js';
+import { observeServing, startTelemetry } from './app/serving-telemetry.js';
+import { countUpdates } from './telemetry/metrics.js';
 
 export interface ServingApp {
   readonly config: MaltConfig;
@@ -56,6 +59,8 @@ export async function startServing(config: MaltConfig, options: StartOptions = {
   assertExposureAllowed(config);
 
   try {
+    // Tracing (when configured) before anything else: its flush is the last step of close().
+    await startTelemetry(config, lifecycle);
     // ioredis auto-pipelining off: each request already sends one command (or one explicit
     // pipeline for a batch); with it on, the HTTP Redis path was slower (BENCHMARKS.md).
     const handle: RedisHandle = await openRedis(config, { logger, autoPipelining: false });
@@ -79,6 +84,8 @@ export async function startServing(config: MaltConfig, options: StartOptions = {
     // The tracker or the connection saw Redis gone or stalled: open the breaker at once; saw it answer: close it.
     readiness.onChange((r) => (r.store === 'up' ? lookup.breaker.success() : lookup.breaker.trip(`redis ${r.store}`)));
     logBreakerChanges(lookup.breaker, logger);
+    lifecycle.add('degraded metrics', collectDegraded(lookup.degraded.counters, lookup.breaker));
+    observeServing({ config, redis: handle.client, cache, lookup, tracker, readiness }, lifecycle);
     const isClosing = (): boolean => lifecycle.closing;
     // One policy for both transports, so a key's rate limit counts calls on either.
     const auth = new AuthPolicy(config);
@@ -86,7 +93,7 @@ export async function startServing(config: MaltConfig, options: StartOptions = {
     if (tls) lifecycle.add('tls', () => tls.close());
 
     // The one update write path, shared by HTTP and gRPC push (docs/updates.md).
-    const writePath = createUpdateWritePath(handle.client, config, { columnsOf: (d) => tracker.get(d)?.columns, onApplied: (d, ids) => lookup.invalidate(d, ids) });
+    const writePath = createUpdateWritePath(handle.client, config, { columnsOf: (d) => tracker.get(d)?.columns, onApplied: (d, ids) => { lookup.invalidate(d, ids); countUpdates(d, ids.length); } });
     const http = await buildHttp({ config, lookup, tracker, readiness, redis: handle.client, isClosing, httpLogger: options.httpLogger, logger, auth, tls, writePath });
     await http.listen({ host: config.serving.host, port: config.serving.httpPort });
     // close() stops both listeners at once (gRPC's step, which runs first, closes HTTP too), so no

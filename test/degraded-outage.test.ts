@@ -13,6 +13,7 @@ import type { MaltConfig } from '../src/config.js';
 import { type ServingClient, call, servingClient } from '../src/serving/grpc-client.js';
 import { featuresDataset, load, makeConfig, serve, tmpDir, writePlayers, type PlayerRow } from './support/fixtures.js';
 import { type TestRedis, startTestRedis } from './support/redis-server.js';
+import { parseProm } from './support/prom-text.js';
 
 const REQUEST_TIMEOUT_MS = 300;
 /** Scheduling slack on top of the request deadline (a loaded CI box, not Redis). */
@@ -147,7 +148,7 @@ describe('Redis stalled (SIGSTOP)', () => {
     process.kill(redis.process.pid!, 'SIGSTOP');
   });
 
-  it('a miss waits out its deadline once, then the defaults answer (degraded DEFAULTS) on both transports', async () => {
+  it('a miss waits out its deadline once, then the defaults answer (degraded DEFAULTS)', async () => {
     const h = await httpGet('p5', 'lenient');
     expect(h.status).toBe(200);
     expect(h.ms).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 5);
@@ -171,6 +172,10 @@ describe('Redis stalled (SIGSTOP)', () => {
     // Nothing is sent to the stalled Redis, so nothing waits for the deadline.
     expect(fast.ms).toBeLessThan(REQUEST_TIMEOUT_MS / 2);
     expect(app.lookup.degraded.counters.get('lenient', 'defaults')).toBe(before + 1);
+    // The counts and the breaker's state are exported on /metrics.
+    const prom = parseProm((await app.http.inject({ method: 'GET', url: '/metrics' })).body);
+    expect(prom.value('malt_degraded_results_total', { dataset: 'lenient', kind: 'defaults' })).toBe(before + 1);
+    expect(prom.value('malt_redis_circuit_open')).toBe(1);
   });
 
   it('the same statuses on HTTP and gRPC: cached results marked CACHED, misses DEFAULTS', async () => {
@@ -212,6 +217,7 @@ describe('Redis stalled (SIGSTOP)', () => {
       return h.status === 200 && h.body.datasets![0]!.degraded === undefined;
     });
     expect(app.lookup.breaker.state).toBe('closed');
+    expect(parseProm((await app.http.inject({ method: 'GET', url: '/metrics' })).body).value('malt_redis_circuit_open')).toBe(0);
     const fresh = await bothTransports('p17', 'lenient');
     expect(fresh.degraded).toBe(null);
     expect(fresh.fields['country']).toEqual({ status: 'PRESENT', value: 'DE' });

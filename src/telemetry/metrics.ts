@@ -53,6 +53,9 @@ export const metrics = {
   streamDeadLetters: register(new GaugeFamily('malt_stream_dead_letter_entries', 'Entries in a dataset\'s dead-letter stream', ['dataset', 'stream'])),
   updatesApplied: register(new CounterFamily('malt_updates_applied_total', 'Entities changed by real-time updates applied through this replica (HTTP and gRPC push)', ['dataset'])),
 
+  degradedResults: register(new CounterFamily('malt_degraded_results_total', 'Results served degraded (docs/degraded-modes.md), by dataset and kind: stale (snapshot older than max_age), cached / defaults (a fallback answered while Redis could not be read), unavailable (no fallback: STORE_UNAVAILABLE)', ['dataset', 'kind'])),
+  breakerOpen: register(new GaugeFamily('malt_redis_circuit_open', '1 while the circuit breaker in front of Redis reads is open or half-open (reads fail fast, fallbacks answer), 0 while closed', [])),
+
   scrapeErrors: register(new CounterFamily('malt_metrics_collect_errors_total', 'Scrapes whose Redis-side part (load manifests, stream lag) could not be read, by part', ['part'])),
 };
 
