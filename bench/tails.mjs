@@ -9,7 +9,8 @@
  *                                        # the same rates, BatchGet-100 at 500/s, saturation)
  *   node bench/tails.mjs --quick         # < 1 min, numbers meaningless (a smoke)
  *   node bench/tails.mjs --variant 'semi64:--max-semi-space-size=64'   # another malt process
- *        with these node flags (MALT_NODE_FLAGS for it), measured in the same rounds
+ *        with these node flags, measured in the same rounds; --node=<binary> runs it on another
+ *        node (e.g. .tools/node24/bin/node), --dist=<dir> on another build (before/after)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -31,7 +32,7 @@ const { values: a } = parseArgs({
     rounds: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' },
     rates: { type: 'string' }, 'batch-rate': { type: 'string' }, conns: { type: 'string', default: '4' },
     concurrency: { type: 'string', default: '128' }, players: { type: 'string' },
-    'no-saturation': { type: 'boolean', default: false }, variant: { type: 'string', multiple: true, default: [] },
+    'no-saturation': { type: 'boolean', default: false }, 'gc-trace': { type: 'boolean', default: false }, variant: { type: 'string', multiple: true, default: [] },
     'malt-flags': { type: 'string' }, out: { type: 'string' }, 'data-dir': { type: 'string', default: 'bench/.data' },
   },
 });
@@ -41,7 +42,7 @@ const opts = {
   rounds: Number(a.rounds ?? (q ? 1 : 3)), durationS: Number(a.duration ?? (q ? 1 : 4)), warmupS: Number(a.warmup ?? (q ? 0.5 : 1)),
   rates: (a.rates ?? (q ? '2000' : '5000,10000')).split(',').map(Number), batchRate: Number(a['batch-rate'] ?? (q ? 200 : 500)),
   conns: Number(a.conns), concurrency: Number(a.concurrency), players: Number(a.players ?? (q ? 2000 : 20000)),
-  saturation: !a['no-saturation'], saturationS: q ? 1 : 3, dataDir: path.resolve(a['data-dir']),
+  saturation: !a['no-saturation'], gcTrace: a['gc-trace'], saturationS: q ? 1 : 3, dataDir: path.resolve(a['data-dir']),
   out: path.resolve(a.out ?? (q ? 'bench/.data/tails-quick' : 'bench/results/tails')),
 };
 const log = (m) => console.error(m);
@@ -54,6 +55,23 @@ function maltVariants() {
     vs.push({ key: `malt-${v.slice(0, i)}`, label: `malt ${v.slice(0, i)}`, flags: v.slice(i + 1) });
   }
   return vs;
+}
+
+/**
+ * --gc-trace: the server runs with --trace-gc-nvp; its stdout lines (one per GC) collect in
+ * `gcLines` for lib/gc-trace.mjs (bytes allocated and scavenges per call: they do not depend on
+ * how much CPU other processes leave the server).
+ */
+function gcTrace(nodeFlags = []) {
+  if (!opts.gcTrace) return { nodeFlags };
+  const gcLines = { text: '' };
+  return { nodeFlags: ['--trace-gc-nvp', ...nodeFlags], onStdout: (d) => { gcLines.text += d; }, gcLines };
+}
+
+async function start(kind, args, o) {
+  const s = await startServer(kind, args, o);
+  s.gcLines = o.gcLines ?? null;
+  return s;
 }
 
 async function main() {
@@ -75,16 +93,23 @@ async function main() {
     const servers = {};
     for (const v of maltVariants()) {
       const flags = (v.flags ?? '').split(' ').filter(Boolean);
-      const node = flags.find((f) => f.startsWith('--node='))?.slice(7);
-      servers[v.key] = await startServer('malt', [JSON.stringify(doc)], { label: v.label, nodeFlags: flags.filter((f) => !f.startsWith('--node=')), ...(node ? { node: path.resolve(node) } : {}) });
+      // --node=<binary> and --dist=<build> are the runner's, not node's.
+      const own = (name) => flags.find((f) => f.startsWith(`--${name}=`))?.slice(name.length + 3);
+      const node = own('node');
+      const dist = own('dist');
+      servers[v.key] = await start('malt', [JSON.stringify(doc)], {
+        label: v.label, ...gcTrace(flags.filter((f) => !/^--(node|dist)=/.test(f))),
+        ...(node ? { node: path.resolve(node) } : {}), ...(dist ? { env: { MALT_BENCH_DIST: path.resolve(dist) } } : {}),
+      });
     }
     const payloads = await recordPayloads(servers.malt.grpcPort, ids, tmpDir);
-    servers.raw = await startServer('grpc-raw', [payloads], { label: 'raw node:http2' });
-    servers['grpc-js'] = await startServer('grpc-js', [payloads, 'bytes'], { label: 'bare grpc-js' });
+    servers.raw = await start('grpc-raw', [payloads], { label: 'raw node:http2', ...gcTrace() });
+    servers['grpc-js'] = await start('grpc-js', [payloads, 'bytes'], { label: 'bare grpc-js', ...gcTrace() });
     const checks = await sameBytes(servers, ids);
     const maltGrpc = maltVariants().map((v) => v.key);
     const maltHttp = maltGrpc.map((k) => `${k}-http`);
-    for (const k of maltGrpc) servers[`${k}-http`] = { ...servers[k], label: `${servers[k].label} HTTP` };
+    // The same process measured over HTTP: its getters (stderr, exitCode) stay live.
+    for (const k of maltGrpc) servers[`${k}-http`] = Object.create(servers[k], { label: { value: `${servers[k].label} HTTP` } });
     for (const s of Object.values(servers)) log(`  ${s.label}: pid ${s.pid}${s.pinnedCore !== null ? `, core ${s.pinnedCore}` : ''}`);
     const loadBefore = os.loadavg().map((x) => x.toFixed(2)).join(' ');
     await waitQuiet([redis.pid, ...Object.values(servers).map((s) => s.pid)]);
@@ -111,8 +136,8 @@ async function main() {
     writeFileSync(path.join(opts.out, 'latest.md'), md);
     process.stdout.write(md);
   } finally {
+    await redis.stop(); // its client first, so it does not try to reconnect while everything stops
     await stopAll();
-    await redis.stop();
     rmSync(tmpDir, { recursive: true, force: true });
   }
 }

@@ -17,15 +17,15 @@ const SCRIPTS = {
 /**
  * `kind` picks the script; `args` are its arguments (after the kind for the HTTP baselines);
  * `nodeFlags` e.g. ['--cpu-prof', '--cpu-prof-dir', dir] for a profile of the server; `node` the
- * node binary (default: the one running the bench).
+ * node binary (default: the one running the bench); `onStdout(chunk)` sees its stdout.
  */
-export async function startServer(kind, args, { nodeFlags = [], label = kind, readyTimeoutMs = 120_000, node = process.execPath } = {}) {
+export async function startServer(kind, args, { nodeFlags = [], label = kind, readyTimeoutMs = 120_000, node = process.execPath, env, onStdout } = {}) {
   const script = fileURLToPath(new URL(`../servers/${SCRIPTS[kind]}`, import.meta.url));
   const argv = [...nodeFlags, script, ...(kind === 'node-http' || kind === 'fastify' ? [kind] : []), ...args];
-  const child = spawnPinned(node, argv, { core: SERVER_CORE, ipc: true });
+  const child = spawnPinned(node, argv, { core: SERVER_CORE, ipc: true, env: env ? { ...process.env, ...env } : undefined });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
-  child.stdout.on('data', () => undefined);
+  child.stdout.on('data', onStdout ?? (() => undefined));
   const ready = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${label} did not start within ${readyTimeoutMs} ms\n${stderr}`)), readyTimeoutMs);
     child.on('message', (m) => {
@@ -47,10 +47,14 @@ export async function startServer(kind, args, { nodeFlags = [], label = kind, re
           if (m?.type === 'stats' && m.id === id) { clearTimeout(timer); child.off('message', on); resolve(m.stats); }
         };
         child.on('message', on);
-        child.send({ type: 'stats', id });
+        // A server that has exited answers null (its exit code and stderr say why).
+        if (!child.connected) { clearTimeout(timer); child.off('message', on); resolve(null); return; }
+        child.send({ type: 'stats', id }, (err) => { if (err) { clearTimeout(timer); child.off('message', on); resolve(null); } });
       });
     },
     stop: () => stopChild(child, 5000),
     get stderr() { return stderr; },
+    /** null while it runs. */
+    get exitCode() { return child.exitCode ?? child.signalCode; },
   };
 }

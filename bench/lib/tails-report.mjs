@@ -31,9 +31,21 @@ export function summarise(runs) {
       genCpuMax: Math.max(...g.runs.map((r) => r.generator.cpuFraction)),
       genSendLagP99Max: Math.max(...g.runs.map((r) => r.sendLagMs?.p99 ?? 0)),
       serverCpuMedian: median(g.runs.map((r) => r.serverCpuFraction)),
+      serverUsPerCallMedian: median(g.runs.map((r) => r.serverUsPerCall)),
+      gcMsPerKCallMedian: median(g.runs.map((r) => (r.gc ? Math.round((r.gc.totalMs / Math.max(1, r.ok)) * 1e4) / 10 : null))),
       gcMaxMs: Math.max(...g.runs.map((r) => r.gc?.maxMs ?? 0)),
       gcCountMedian: median(g.runs.map((r) => r.gc?.count ?? 0)),
       foreignMax: Math.max(...g.runs.map((r) => r.foreignCpuFraction)),
+      ...(g.runs[0].gcTrace ? {
+        gcTrace: {
+          allocBytesPerCall: median(g.runs.map((r) => r.gcTrace.allocBytesPerCall)),
+          scavengesPerKCall: median(g.runs.map((r) => r.gcTrace.scavengesPerKCall)),
+          gcPauseUsPerCall: median(g.runs.map((r) => r.gcTrace.gcPauseUsPerCall)),
+          scavengePauseMaxMs: Math.max(...g.runs.map((r) => r.gcTrace.scavengePauseMaxMs)),
+          survivedBytesPerScavenge: median(g.runs.map((r) => r.gcTrace.survivedBytesPerScavenge)),
+          majors: g.runs.reduce((n, r) => n + r.gcTrace.majors, 0),
+        },
+      } : {}),
     };
   });
 }
@@ -64,10 +76,21 @@ export function markdown(result) {
   const { summary, ratios, meta } = result;
   lines.push(`tails run ${meta.startedAt}: ${meta.rounds} rounds, ${meta.durationS} s per run after ${meta.warmupS} s warm-up, ${meta.conns} connections, node ${meta.nodeVersions.join(' / ')}, load before ${meta.loadBefore}`);
   lines.push('');
-  lines.push('| point | server | achieved/s (min) | errors | p50 (median) | p99 min / median / max | p99.9 max | max | gen CPU max | server CPU | GC max pause | other CPU max |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| point | server | achieved/s (min) | errors | p50 (median) | p99 min / median / max | p99.9 max | max | gen CPU max | server CPU | server µs/call | GC ms per 1k calls | GC max pause | other CPU max |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const s of summary) {
-    lines.push(`| ${s.point} | ${s.server} | ${s.achievedMin} | ${s.errors} | ${s.p50Median} | ${s.p99.min} / ${s.p99.median} / ${s.p99.max} | ${s.p999Max} | ${s.maxMs} | ${s.genCpuMax} | ${s.serverCpuMedian} | ${s.gcMaxMs} ms | ${s.foreignMax} |`);
+    lines.push(`| ${s.point} | ${s.server} | ${s.achievedMin} | ${s.errors} | ${s.p50Median} | ${s.p99.min} / ${s.p99.median} / ${s.p99.max} | ${s.p999Max} | ${s.maxMs} | ${s.genCpuMax} | ${s.serverCpuMedian} | ${s.serverUsPerCallMedian} | ${s.gcMsPerKCallMedian} | ${s.gcMaxMs} ms | ${s.foreignMax} |`);
+  }
+  if (summary.some((s) => s.gcTrace)) {
+    lines.push('');
+    lines.push('GC from --trace-gc-nvp (medians over rounds; warm-up calls counted in the per-call figures):');
+    lines.push('');
+    lines.push('| point | server | bytes allocated per call | scavenges per 1k calls | GC pause µs per call | longest scavenge | survived per scavenge | major GCs |');
+    lines.push('|---|---|---|---|---|---|---|---|');
+    for (const s of summary.filter((x) => x.gcTrace)) {
+      const g = s.gcTrace;
+      lines.push(`| ${s.point} | ${s.server} | ${g.allocBytesPerCall} | ${g.scavengesPerKCall} | ${g.gcPauseUsPerCall} | ${g.scavengePauseMaxMs} ms | ${g.survivedBytesPerScavenge} | ${g.majors} |`);
+    }
   }
   lines.push('');
   lines.push('p99 ratios per round (malt ÷ baseline, same round):');

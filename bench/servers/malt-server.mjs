@@ -1,10 +1,17 @@
 /**
  * malt itself, as the app starts it (startServing from dist/), in its own process.
  * argv[2]: the config document as JSON (see bench/lib/dataset.mjs maltDocument).
+ * MALT_BENCH_DIST: another build of dist/ to run instead (an A/B of a code change in one run,
+ * bench/tails.mjs --variant 'before:--dist=<dir>'); it must sit beside dist/ (same depth) so its
+ * ../proto and ../lua resolve.
  */
-import { startServing } from '../../dist/app.js';
-import { loadConfig } from '../../dist/config.js';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { runServer } from './lifecycle.mjs';
+
+const dist = process.env.MALT_BENCH_DIST ? pathToFileURL(`${path.resolve(process.env.MALT_BENCH_DIST)}/`).href : new URL('../../dist/', import.meta.url).href;
+const { startServing } = await import(new URL('app.js', dist).href);
+const { loadConfig } = await import(new URL('config.js', dist).href);
 
 let app;
 await runServer({

@@ -5,6 +5,7 @@
  * every server once per round; rounds rotate the server order, so no server always goes first or
  * always follows the same neighbour.
  */
+import { parseGcTrace, perCall } from '../lib/gc-trace.mjs';
 import { CLIENT_CORE, cpuSeconds, machineBusySeconds, round, runToEnd } from '../lib/processes.mjs';
 
 /** One generator run against one server; returns the generator's JSON plus server-side numbers. */
@@ -17,6 +18,7 @@ export async function loadgenRun(ctx, server, point) {
     '-duration', `${point.durationS}s`, '-warmup', `${opts.warmupS}s`, '-timeout', '5s',
   ];
   await server.stats(); // resets the server's GC counters
+  if (server.gcLines) server.gcLines.text = '';
   const cpu0 = cpuSeconds(server.pid);
   const redis0 = cpuSeconds(ctx.redis.pid) ?? 0;
   const busy0 = machineBusySeconds();
@@ -27,6 +29,7 @@ export async function loadgenRun(ctx, server, point) {
   const redisCpu = (cpuSeconds(ctx.redis.pid) ?? redis0) - redis0;
   const busy1 = machineBusySeconds();
   const stats = await server.stats();
+  if (server.exitCode !== null) throw new Error(`${server.label} exited (${server.exitCode}) during the run:\n${server.stderr}`);
   if (r.code !== 0) throw new Error(`loadgen against ${server.label} exited ${r.code}: ${r.stderr.slice(-1000)}`);
   const out = JSON.parse(r.stdout);
   const serverCpu = cpu1 - cpu0;
@@ -36,8 +39,12 @@ export async function loadgenRun(ctx, server, point) {
     server: server.label,
     // Fractions of one core over the generator's whole life (connect + warm-up + run + drain).
     serverCpuFraction: round(serverCpu / wall),
+    // Server CPU per answered call (warm-up calls included: they ran in the same process), the
+    // number least disturbed by other work on the box.
+    serverUsPerCall: round(serverCpu / Math.max(1, out.ok + Math.round(out.offeredRate * opts.warmupS)) * 1e6, 1),
     foreignCpuFraction: round(Math.max(0, busy1 - busy0 - serverCpu - genCpu - redisCpu) / wall),
     gc: stats?.gc ?? null,
+    ...(server.gcLines ? { gcTrace: perCall(parseGcTrace(server.gcLines.text), out.ok + Math.round(out.offeredRate * opts.warmupS)) } : {}),
   };
 }
 
@@ -75,5 +82,5 @@ export async function runTails(ctx) {
 
 function fmtRun(r) {
   const l = r.latencyMs;
-  return `${String(r.achievedRate).padStart(6)}/s  p50 ${l.p50} p99 ${l.p99} max ${l.max} ms  err ${r.errors}  gen cpu ${r.generator.cpuFraction}  srv cpu ${r.serverCpuFraction}  gc max ${r.gc?.maxMs ?? '?'} ms  other ${r.foreignCpuFraction}`;
+  return `${String(r.achievedRate).padStart(6)}/s  p50 ${l.p50} p99 ${l.p99} max ${l.max} ms  err ${r.errors}  gen cpu ${r.generator.cpuFraction}  srv cpu ${r.serverCpuFraction} (${r.serverUsPerCall} µs/call)  gc max ${r.gc?.maxMs ?? '?'} ms${r.gcTrace ? ` (${r.gcTrace.allocBytesPerCall} B/call, ${r.gcTrace.scavengesPerKCall} scav/1k)` : ''}  other ${r.foreignCpuFraction}`;
 }
