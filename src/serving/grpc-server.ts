@@ -167,6 +167,9 @@ export async function startGrpc(lookup: Lookup, opts: GrpcServerOptions): Promis
   const loaded = grpc.loadPackageDefinition(pkgDef) as unknown as { malt: { v1: { Serving: grpc.ServiceClientConstructor } } };
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    // Channelz (on by default in grpc-js) tracks every call and message for a channelz service
+    // malt does not serve: per-call work and garbage on the hot path (BENCHMARKS.md, gRPC tails).
+    'grpc.enable_channelz': 0,
     // Request metadata is bounded like HTTP headers (16 KiB) by an interceptor: grpc-js ignores grpc.max_metadata_size.
     interceptors: [metadataLimit(MAX_METADATA_BYTES, (bytes) => {
       const e = fail(new MaltError('HEADERS_TOO_LARGE', `request metadata is ${bytes} bytes; this server accepts at most ${MAX_METADATA_BYTES} (16 KiB)`));
