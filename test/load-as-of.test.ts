@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseAsOfTime } from '../src/loaders/as-of-time.js';
+import { loadDataset } from '../src/loaders/load-dataset.js';
 import { createUpdateWritePath } from '../src/updates/write-path.js';
 import { appsClosedAfterAll, featuresDataset, makeConfig, redisUrl, serve, tmpDir, uniquePrefix, writePlayers } from './support/fixtures.js';
 import { runMalt as malt } from './support/cli-runner.js';
@@ -64,6 +65,29 @@ describe('malt load --as-of', { timeout: 60_000 }, () => {
     const ltv = res.map((r) => r.datasets[0]!.toObject());
     expect(ltv.map((o) => [o.found, o.features['ltv']?.value])).toEqual([[true, 1], [true, 60], [true, 1]]);
 
+  });
+
+  it('a served version older than updates.retention is reported in GET /v1/datasets (updates.retention_exceeded)', async () => {
+    const dir = tmpDir();
+    const table = path.join(dir, 'p.parquet');
+    writePlayers(table, [{ id: 'a', ltv: 1, level: 1, country: 'US', is_payer: false, last_login: null, tags: null }]);
+    const cfg = makeConfig({ datasets: [
+      featuresDataset('old', table, { updates: { enabled: true, retention: '1m' } }),
+      featuresDataset('fresh', table, { updates: { enabled: true, retention: '1h' } }),
+      featuresDataset('off', table),
+    ] });
+    const redis = new Redis(redisUrl());
+    try {
+      const asOf = parseAsOfTime(new Date(Date.now() - 2 * 60_000).toISOString());
+      for (const d of cfg.datasets) await loadDataset(redis, cfg, d, { asOf });
+    } finally {
+      redis.disconnect();
+    }
+    const app = await serve(cfg);
+    apps.push(app);
+    const res = await app.http.inject({ method: 'GET', url: '/v1/datasets' });
+    const by = Object.fromEntries((res.json().datasets as { name: string; updates: unknown }[]).map((d) => [d.name, d.updates]));
+    expect(by).toEqual({ old: { retention_ms: 60_000, retention_exceeded: true }, fresh: { retention_ms: 3_600_000, retention_exceeded: false }, off: null });
   });
 
   it('refuses a value that is not RFC 3339, has no zone or is in the future: INVALID_ARGUMENT, exit 2, nothing loaded', async () => {

@@ -42,6 +42,11 @@ export function registerDatasetRoutes(app: FastifyInstance, config: MaltConfig, 
         // The served version's source snapshot (source_version: the Delta version; null for Parquet).
         ...(v ? provenanceJson(v.manifest) : { source_format: d.source.format, source_version: null, source_as_of: null, source_snapshot_id: null }),
         columns: v ? v.columns.map((c) => ({ name: c.name, type: c.type })) : null,
+        // retention_exceeded: the served version is older than updates.retention, so updates newer
+        // than it may have expired (docs/updates.md#retention); the tracker also logs it.
+        updates: d.updates.enabled
+          ? { retention_ms: d.updates.retentionMs, retention_exceeded: v ? Number(v.asOfMicros / 1000n) < Date.now() - d.updates.retentionMs : false }
+          : null,
       };
     }),
   }));

@@ -89,13 +89,18 @@ export class VersionTracker {
     });
     await this.subscriber.subscribe(this.keys.events);
     // Messages sent while the subscription was down are lost: forget cached results of every
-    // dataset that takes updates when it comes back (ioredis resubscribes on reconnect).
+    // dataset that takes updates when it comes back. ioredis emits 'ready' before it sends its
+    // own resubscribe, and messages published until that SUBSCRIBE is answered are lost too: so
+    // forget once our SUBSCRIBE (queued behind ioredis's) is answered, not at 'ready'
+    // (test/pubsub-reconnect.test.ts).
     let lost = false;
     this.subscriber.on('close', () => { lost = true; });
     this.subscriber.on('ready', () => {
       if (!lost) return;
       lost = false;
-      for (const d of this.datasets) if (d.updates.enabled) for (const l of this.entityListeners) l(d.name, null);
+      this.subscriber.subscribe(this.keys.events).then(() => {
+        for (const d of this.datasets) if (d.updates.enabled) for (const l of this.entityListeners) l(d.name, null);
+      }, () => { lost = true; });
     });
     this.timer = setInterval(() => void this.refreshAll().catch(() => undefined), this.pollMs);
     this.timer.unref();
