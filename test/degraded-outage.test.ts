@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServingApp } from '../src/app.js';
 import type { MaltConfig } from '../src/config.js';
 import { type ServingClient, call, servingClient } from '../src/serving/grpc-client.js';
+import { writeParquet } from '../src/sample/write-parquet.js';
 import { featuresDataset, load, makeConfig, serve, tmpDir, writePlayers, type PlayerRow } from './support/fixtures.js';
 import { type TestRedis, startTestRedis } from './support/redis-server.js';
 import { parseProm } from './support/prom-text.js';
@@ -109,6 +110,10 @@ const statuses = (s: Shape): Record<string, string> => Object.fromEntries(Object
 beforeAll(async () => {
   dir = tmpDir();
   writePlayers(path.join(dir, 'players', 'part-0.parquet'), rows);
+  writeParquet(path.join(dir, 'segs', 'part-0.parquet'), [
+    { name: 'player_id', type: 'string', data: ['p0', 'p0', 'p1'] },
+    { name: 'segment', type: 'string', data: ['whale', 'vip', 'vip'] },
+  ]);
   redis = await startTestRedis();
   const uri = path.join(dir, 'players');
   config = makeConfig({
@@ -117,9 +122,10 @@ beforeAll(async () => {
       featuresDataset('lenient', uri, { fallback: ['cached', 'defaults'], defaults: { country: 'ZZ', level: 0 } }),
       featuresDataset('cached_only', uri, { defaults: { country: 'ZZ' } }),
       featuresDataset('strict', uri, { fallback: [] }),
+      { name: 'segs', kind: 'segments', source: { format: 'parquet', uri: path.join(dir, 'segs') }, key: 'player_id', segment_column: 'segment' },
     ],
   }, { url: redis.url });
-  for (const d of ['lenient', 'cached_only', 'strict']) await load(config, d);
+  for (const d of ['lenient', 'cached_only', 'strict', 'segs']) await load(config, d);
   app = await serve(config);
   client = servingClient(`127.0.0.1:${app.grpcPort}`);
   // Cached while Redis is up: p0 in every dataset.
@@ -128,6 +134,7 @@ beforeAll(async () => {
     expect(s.degraded).toBe(null);
     expect(s.fields['country']).toEqual({ status: 'PRESENT', value: 'SE' });
   }
+  expect((await app.http.inject({ url: '/v1/entities/p0/segments?dataset=segs' })).json()).toEqual({ entity_id: 'p0', segments: ['vip', 'whale'], version: '1', found: true });
 });
 
 afterAll(async () => {
@@ -203,6 +210,16 @@ describe('Redis stalled (SIGSTOP)', () => {
     expect(app.lookup.degraded.counters.get('strict', 'unavailable')).toBeGreaterThanOrEqual(4);
   });
 
+  it('segment calls of a cached entity say CACHED too (HTTP segments and membership, gRPC GetSegments); uncached ones fail', async () => {
+    expect((await app.http.inject({ url: '/v1/entities/p0/segments?dataset=segs' })).json()).toEqual({ entity_id: 'p0', segments: ['vip', 'whale'], version: '1', found: true, degraded: 'CACHED' });
+    expect((await app.http.inject({ url: '/v1/entities/p0/segments/vip?dataset=segs' })).json()).toEqual({ member: true, version: '1', degraded: 'CACHED' });
+    const g = await call<{ segments: string[]; found: boolean; degraded: string }>(client, 'GetSegments', { entity_id: 'p0', dataset: 'segs' });
+    expect(g).toMatchObject({ segments: ['vip', 'whale'], found: true, degraded: 'CACHED' });
+    const miss = await app.http.inject({ url: '/v1/entities/p1/segments?dataset=segs' });
+    expect(miss.statusCode).toBe(503);
+    expect((miss.json() as { error: { code: string } }).error.code).toBe('STORE_UNAVAILABLE');
+  });
+
   it('a batch mixes cached, defaulted and (later) fresh answers in request order', async () => {
     const res = await app.http.inject({ method: 'POST', url: '/v1/entities/batch', payload: { entity_ids: ['p0', 'p15'], datasets: ['lenient'] } });
     expect(res.statusCode).toBe(200);
@@ -222,6 +239,8 @@ describe('Redis stalled (SIGSTOP)', () => {
     expect(fresh.degraded).toBe(null);
     expect(fresh.fields['country']).toEqual({ status: 'PRESENT', value: 'DE' });
     expect((await bothTransports('p0', 'strict')).degraded).toBe(null);
+    expect((await app.http.inject({ url: '/v1/entities/p0/segments?dataset=segs' })).json()).not.toHaveProperty('degraded');
+    expect(await call(client, 'GetSegments', { entity_id: 'p0', dataset: 'segs' })).toMatchObject({ degraded: 'NOT_DEGRADED' });
   });
 });
 
@@ -247,7 +266,7 @@ describe('Redis killed, then a new one started', () => {
 
   it('recovers when Redis returns and the datasets are loaded again', async () => {
     redis = await startTestRedis(redis.port);
-    for (const d of ['lenient', 'cached_only', 'strict']) await load(config, d);
+    for (const d of ['lenient', 'cached_only', 'strict', 'segs']) await load(config, d);
     await pollUntil('normal reads', async () => {
       const h = await httpGet('p22', 'lenient');
       return h.status === 200 && h.body.datasets![0]!.degraded === undefined && h.body.datasets![0]!.found;

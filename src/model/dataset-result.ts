@@ -3,7 +3,7 @@
  * send it: rendered once (serving/dataset-result.ts builds it), then only concatenated. A type
  * with no I/O, so cache/ and serving/ share it without importing each other.
  */
-import type { FieldStatus } from './types.js';
+import type { Degraded, FieldStatus } from './types.js';
 
 export interface DatasetResult {
   readonly dataset: string;
@@ -17,6 +17,8 @@ export interface DatasetResult {
   readonly proto: string;
   /** Segments of the entity for segments datasets, sorted; null for features datasets. */
   readonly segments: readonly string[] | null;
+  /** Set on results a fallback answered while Redis could not be read (docs/degraded-modes.md); absent on normal reads. */
+  readonly degraded?: Degraded;
   /** Approximate heap bytes, for the byte-bounded cache. */
   approxBytes(): number;
   /** The result as a plain object (tools and tests; the serving path never parses). */

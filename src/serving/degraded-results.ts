@@ -24,13 +24,18 @@ export function markDegraded(r: DatasetResult, mode: Degraded): DatasetResult {
   const at = r.json.indexOf(',"features":{');
   const insert = `,"degraded":"${mode}"`;
   const json = `${r.json.slice(0, at)}${insert}${r.json.slice(at)}`;
-  const proto = `${r.proto}\u0028${String.fromCharCode(DEGRADED_NUMBER[mode])}`;
   const base = r;
-  return {
-    dataset: r.dataset, version: r.version, found: r.found, json, jsonBytes: r.jsonBytes + insert.length, proto, segments: r.segments,
+  // Rendered when gRPC first asks (the base may render its own protobuf lazily too).
+  let proto: string | null = null;
+  const marked: DatasetResult & { readonly degraded: Degraded } = {
+    dataset: r.dataset, version: r.version, found: r.found, json, jsonBytes: r.jsonBytes + insert.length, segments: r.segments, degraded: mode,
+    get proto(): string {
+      return (proto ??= `${base.proto}\u0028${String.fromCharCode(DEGRADED_NUMBER[mode])}`);
+    },
     approxBytes: () => base.approxBytes() + insert.length * 2 + 2,
     toObject: () => JSON.parse(json),
   };
+  return marked;
 }
 
 /** Resolves to the cell's outcome if it has settled already, else to `pending` (never waits). */

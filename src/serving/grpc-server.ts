@@ -181,7 +181,7 @@ export async function startGrpc(lookup: Lookup, opts: GrpcServerOptions): Promis
     BatchGet: unary<BatchReq>(opts, 'BatchGet', async (req, t) => encodeBatchGetResponse((await lookup.get(req.entity_ids, req.datasets, t)).map(protoParts))),
     GetSegments: unary<SegReq>(opts, 'GetSegments', async (req, t) => {
       const seg = await lookup.segments(req.entity_id, req.dataset, t);
-      return { entity_id: req.entity_id, segments: seg.segments, version: seg.version, found: seg.found };
+      return { entity_id: req.entity_id, segments: seg.segments, version: seg.version, found: seg.found, degraded: seg.degraded ?? 'NOT_DEGRADED' };
     }),
     Push: unary<PushReq>(opts, 'Push', pushHandler(opts.writePath)),
   }));

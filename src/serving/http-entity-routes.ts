@@ -85,11 +85,11 @@ export function registerEntityRoutes(app: FastifyInstance, config: MaltConfig, l
 
   app.get<{ Params: { id: string }; Querystring: { dataset?: string } }>('/v1/entities/:id/segments', { schema: entitySchemas.segments }, async (req) => {
     const s = await lookup.segments(req.params.id, segmentsDataset(req.query.dataset));
-    return { entity_id: req.params.id, segments: s.segments, version: s.version, found: s.found };
+    return { entity_id: req.params.id, segments: s.segments, version: s.version, found: s.found, ...(s.degraded ? { degraded: s.degraded } : {}) };
   });
 
   app.get<{ Params: { id: string; segment: string }; Querystring: { dataset?: string } }>('/v1/entities/:id/segments/:segment', { schema: entitySchemas.member }, async (req) => {
     const s = await lookup.segments(req.params.id, segmentsDataset(req.query.dataset));
-    return { member: s.segments.includes(req.params.segment), version: s.version };
+    return { member: s.segments.includes(req.params.segment), version: s.version, ...(s.degraded ? { degraded: s.degraded } : {}) };
   });
 }

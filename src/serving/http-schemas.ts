@@ -25,13 +25,15 @@ const value = {
   description: 'Typed value: number (double), string (int64, exact), string (timestamp, RFC 3339), boolean, string, array of strings, or null',
 } as const;
 
+const degraded = { type: 'string', enum: ['CACHED', 'DEFAULTS'], description: 'Present when Redis could not be read in time and the dataset\'s fallback answered (docs/degraded-modes.md)' } as const;
+
 const datasetResult = {
   type: 'object',
   properties: {
     dataset: { type: 'string' },
     version: { type: 'string', description: 'Snapshot version the values were read from' },
     found: { type: 'boolean' },
-    degraded: { type: 'string', enum: ['CACHED', 'DEFAULTS'], description: 'Present when Redis could not be read in time and the dataset\'s fallback answered (docs/degraded-modes.md)' },
+    degraded,
     features: {
       type: 'object',
       additionalProperties: {
@@ -74,7 +76,7 @@ export const entitySchemas = {
     params: idParam,
     querystring: { type: 'object', properties: { dataset: { type: 'string', description: 'Segments dataset; optional when only one is declared' } } },
     response: {
-      200: { type: 'object', properties: { entity_id: { type: 'string' }, segments: { type: 'array', items: { type: 'string' } }, version: { type: 'string' }, found: { type: 'boolean' } } },
+      200: { type: 'object', properties: { entity_id: { type: 'string' }, segments: { type: 'array', items: { type: 'string' } }, version: { type: 'string' }, found: { type: 'boolean' }, degraded } },
       ...errorResponses(...SEGMENTS),
     },
   },
@@ -82,7 +84,7 @@ export const entitySchemas = {
     summary: 'Whether an entity is in a segment',
     params: { type: 'object', properties: { id: { type: 'string' }, segment: { type: 'string' } }, required: ['id', 'segment'] },
     querystring: { type: 'object', properties: { dataset: { type: 'string' } } },
-    response: { 200: { type: 'object', properties: { member: { type: 'boolean' }, version: { type: 'string' } } }, ...errorResponses(...SEGMENTS) },
+    response: { 200: { type: 'object', properties: { member: { type: 'boolean' }, version: { type: 'string' }, degraded } }, ...errorResponses(...SEGMENTS) },
   },
 } as const;
 

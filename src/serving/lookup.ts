@@ -20,6 +20,8 @@ import type { RowDecoder } from '../row-codec.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { DegradedCounters } from './degraded-counters.js';
 import { DegradedReads } from './degraded-results.js';
+import type { Degraded } from '../model/types.js';
+import type { DatasetResult as ModelResult } from '../model/dataset-result.js';
 
 export interface EntityResult {
   readonly entityId: string;
@@ -146,13 +148,13 @@ export class Lookup {
   }
 
   /** The segments of one entity in a segments dataset (empty and found=false when it has no row). */
-  async segments(entityId: string, dataset: string, timeoutMs?: number): Promise<{ segments: readonly string[]; version: string; found: boolean }> {
+  async segments(entityId: string, dataset: string, timeoutMs?: number): Promise<{ segments: readonly string[]; version: string; found: boolean; degraded: Degraded | null }> {
     if (!dataset) throw new MaltError('INVALID_ARGUMENT', 'dataset is required');
     const [v] = this.resolve([dataset]);
     if (v && v.config.kind !== 'segments') throw new MaltError('NOT_A_SEGMENTS_DATASET', `dataset ${dataset} is a features dataset; segments calls need a segments dataset`);
     const [r] = await this.get([entityId], [dataset], timeoutMs);
     const d = r!.datasets[0]!;
-    return { segments: d.segments ?? [], version: d.version, found: d.found };
+    return { segments: d.segments ?? [], version: d.version, found: d.found, degraded: (d as ModelResult).degraded ?? null };
   }
 
   /** Issues one pipeline for all misses; each miss's promise is shared with concurrent requests. */
