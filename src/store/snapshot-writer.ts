@@ -140,6 +140,9 @@ export class SnapshotWriter {
 
   private async submit(commands: readonly DataCommand[], onResults: (r: CommandOutcome[]) => void): Promise<void> {
     if (this.failure) throw this.failure;
+    // A batch is tens of thousands of rows encoded without a pause: let timers (the lock renewal,
+    // progress) and socket events run before each one, even when no batch has to be waited for.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.inFlight.size >= this.options.maxInFlight) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
     const stop = this.options.stopReason?.();
