@@ -175,7 +175,7 @@ describe('stream entries', () => {
     expect(() => consumedStreams(makeConfig({ datasets: [ds('a', { updates_stream: 's' })] }))).toThrow(/updates.enabled: true/);
     expect(() => consumedStreams(makeConfig({ datasets: [ds('a', { updates: { enabled: true }, updates_stream: 's' }), ds('b', { updates: { enabled: true }, updates_stream: 's' })] }))).toThrow(/same updates_stream "s"/);
     const cfg = makeConfig({ datasets: [ds('a', { updates: { enabled: true }, updates_stream: 's' }), ds('b', {})] });
-    expect(consumedStreams(cfg)).toEqual([{ dataset: 'a', stream: 's', deadLetterStream: 's:dead', group: 'malt' }]);
+    expect(consumedStreams(cfg)).toEqual([{ dataset: 'a', stream: 's', deadLetterStream: 's:dead', deadLetterMaxlen: 100_000, group: 'malt' }]);
   });
 });
 

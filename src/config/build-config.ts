@@ -50,6 +50,8 @@ function buildDataset(d: DatasetDocument, baseDir: string) {
     /** `malt consume`: the stream of updates and where bad entries go (null: not consumed). */
     updatesStream: d.updates_stream,
     deadLetterStream: d.updates_stream === null ? null : (d.dead_letter_stream ?? `${d.updates_stream}:dead`),
+    /** The dead-letter stream's approximate MAXLEN. */
+    deadLetterMaxlen: d.dead_letter_maxlen,
     /** Segment enter/exit events (docs/updates.md#segment-enterexit-events); null: none. */
     segmentEvents: d.segment_events_stream === null ? null : { stream: d.segment_events_stream, maxlen: d.segment_events_maxlen },
   };

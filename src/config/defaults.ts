@@ -11,6 +11,7 @@ export const DEFAULTS = Object.freeze({
   versionPollMs: 500,
   maxPendingReads: 20_000,
   segmentEventsMaxlen: 100_000,
+  deadLetterMaxlen: 100_000,
   breakerFailures: 5,
   breakerOpenMs: 1000,
   fallback: ['cached'] as readonly ('cached' | 'defaults')[],

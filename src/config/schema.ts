@@ -122,6 +122,7 @@ export const datasetSchema = section({
   updates: updatesSchema,
   updates_stream: optionalString({ doc: 'Redis Stream `malt consume` reads this dataset\'s updates from (fields `entity_id`, `op`, `values`, `segment`, `event_time`). See [docs/consume.md](consume.md).' }),
   dead_letter_stream: optionalString({ shownDefault: '`<updates_stream>:dead`', doc: 'Redis Stream `malt consume` appends malformed or invalid entries to, with the reason.' }),
+  dead_letter_maxlen: integer(DEFAULTS.deadLetterMaxlen, 1000, 100_000_000, { doc: 'The dead-letter stream is trimmed to about this many entries (`XADD MAXLEN ~`) as `malt consume` appends to it.' }),
   segment_events_stream: optionalString({ doc: 'Segments only. Redis Stream malt appends an entry to whenever an entity enters or leaves a segment (by an update, a stream operation or a load), fields `entity_id`, `segment`, `change` (`enter` \\| `exit`), `version`, `at`. See [docs/updates.md](updates.md#segment-enterexit-events).' }),
   segment_events_maxlen: integer(DEFAULTS.segmentEventsMaxlen, 1000, 100_000_000, { doc: 'The events stream is trimmed to about this many entries (`XADD MAXLEN ~`); also the most events one load holds before it appends them (more are counted as dropped and reported).' }),
 });

@@ -20,6 +20,8 @@ export interface DeadLetter {
 export interface StreamRef {
   readonly stream: string;
   readonly deadLetterStream: string;
+  /** Trimmed to about this many entries on every append (XADD MAXLEN ~). */
+  readonly deadLetterMaxlen: number;
   readonly group: string;
 }
 
@@ -29,7 +31,7 @@ export async function deadLetterAndAck(redis: Redis, ref: StreamRef, consumer: s
   const at = new Date().toISOString();
   const tx = redis.multi();
   for (const d of dead) {
-    tx.xadd(ref.deadLetterStream, '*', ...d.fields, 'dead_code', d.code, 'dead_reason', d.message, 'dead_stream', ref.stream, 'dead_id', d.id, 'dead_consumer', consumer, 'dead_at', at);
+    tx.xadd(ref.deadLetterStream, 'MAXLEN', '~', ref.deadLetterMaxlen, '*', ...d.fields, 'dead_code', d.code, 'dead_reason', d.message, 'dead_stream', ref.stream, 'dead_id', d.id, 'dead_consumer', consumer, 'dead_at', at);
   }
   tx.xack(ref.stream, ref.group, ...dead.map((d) => d.id), ...ackIds);
   const results = await tx.exec();

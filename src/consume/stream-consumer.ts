@@ -81,7 +81,7 @@ export function consumedStreams(config: MaltConfig, datasets: readonly string[] 
     seen.set(d.updatesStream as string, d.name);
     if (!d.updates.enabled) throw new MaltError('CONFIG_INVALID', `dataset "${d.name}" has an updates_stream but does not accept updates: set updates.enabled: true`);
   }
-  return chosen.map((d) => ({ dataset: d.name, stream: d.updatesStream as string, deadLetterStream: d.deadLetterStream as string, group: config.consume.group }));
+  return chosen.map((d) => ({ dataset: d.name, stream: d.updatesStream as string, deadLetterStream: d.deadLetterStream as string, deadLetterMaxlen: d.deadLetterMaxlen, group: config.consume.group }));
 }
 
 type ReadReply = [stream: string, entries: RawEntry[]][] | null;
