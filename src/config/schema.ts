@@ -15,14 +15,18 @@ import {
 export const DATASET_NAME = /^[a-z][a-z0-9_]{0,62}$/;
 const KEY_PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
 const HOST_PORT = /^[^\s:,]+:\d{1,5}$/;
+/** A cluster seed: `host:port`, or `redis://` / `rediss://` with optional credentials (the same on every seed). */
+const CLUSTER_SEED = /^(?:[^\s:,/]+:\d{1,5}|rediss?:\/\/(?:[^\s@/,]*@)?[^\s:,/@]+:\d{1,5}\/?)$/;
+const seedAuth = (s: string): string => (s.includes('://') ? s.slice(0, s.indexOf('://') + 3) + (s.includes('@') ? s.slice(s.indexOf('://') + 3, s.lastIndexOf('@')) : '') : 'redis://');
 
 export const redisSchema = optionalSection({
   url: optionalString({ doc: 'Redis to use (`redis://` or `rediss://` URL, as ioredis accepts). When neither this nor `REDIS_URL` is set, malt starts its own `redis-server`.', env: 'REDIS_URL' }),
   key_prefix: stringWithDefault(DEFAULTS.keyPrefix, { doc: 'Prefix of every key malt writes (1–64 characters of letters, digits, `_ . : -`). Lets several deployments, or tests, share one Redis.', env: 'MALT_KEY_PREFIX' })
     .refine((s) => KEY_PREFIX.test(s), { error: 'must be 1–64 characters of letters, digits, _ . : -' }),
   cluster: z.preprocess((v) => (v === undefined || v === null ? [] : typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
-    z.array(z.string().regex(HOST_PORT, { error: 'must be host:port' }), { error: 'must be a list of host:port seed nodes' }))
-    .meta({ type: 'list of `host:port`', shownDefault: 'none', doc: 'Seed nodes of a Redis Cluster (`REDIS_CLUSTER`: comma-separated). Set, malt talks to the cluster instead of `url`; the two are exclusive. See [docs/redis-cluster.md](redis-cluster.md).', env: 'REDIS_CLUSTER' }),
+    z.array(z.string().regex(CLUSTER_SEED, { error: 'must be host:port, or redis:// or rediss:// [user:password@]host:port' }), { error: 'must be a list of host:port seed nodes' })
+      .refine((seeds) => new Set(seeds.map(seedAuth)).size <= 1, { error: 'every seed must use the same scheme and credentials (they apply to every node of the cluster)' }))
+    .meta({ type: 'list of `host:port`', shownDefault: 'none', doc: 'Seed nodes of a Redis Cluster (`REDIS_CLUSTER`: comma-separated). Set, malt talks to the cluster instead of `url`; the two are exclusive. A seed may be written `redis://user:password@host:port` (password or ACL user) or `rediss://…` (TLS); scheme and credentials must be the same on every seed and apply to every node. See [docs/redis-cluster.md](redis-cluster.md).', env: 'REDIS_CLUSTER' }),
   embedded_dir: stringWithDefault(DEFAULTS.embeddedDir, { type: 'path', doc: 'Where the embedded `redis-server` keeps its data, log (`redis.log`) and unix socket (`redis.sock`). Relative to the config file.' }),
 });
 

@@ -55,14 +55,32 @@ function createCluster(seeds: readonly string[], base: RedisOptions): Redis {
     retryDelayOnTryAgain: CLUSTER_RETRY_DELAY_MS,
     slotsRefreshTimeout: 2000,
   };
-  const nodes = seeds.map((s) => {
-    const at = s.lastIndexOf(':');
-    return { host: s.slice(0, at), port: Number(s.slice(at + 1)) };
-  });
-  const cluster = new Cluster(nodes, options);
+  const parsed = seeds.map(parseSeed);
+  const auth = parsed[0];
+  // Credentials and TLS come from the seeds (the config checks they agree) and apply to every
+  // node the cluster reports, including nodes discovered later.
+  if (auth?.username) options.redisOptions = { ...options.redisOptions, username: auth.username };
+  if (auth?.password) options.redisOptions = { ...options.redisOptions, password: auth.password };
+  if (auth?.tls) options.redisOptions = { ...options.redisOptions, tls: {} };
+  const cluster = new Cluster(parsed.map(({ host, port }) => ({ host, port })), options);
   cluster.on('error', () => undefined);
   // Why the cast: see the header. Callers that must tell them apart test `isCluster`.
   return cluster as unknown as Redis;
+}
+
+interface ClusterSeed { host: string; port: number; username?: string; password?: string; tls: boolean }
+
+/** `host:port`, or `redis://[user[:password]@]host:port` / `rediss://…` (TLS). */
+export function parseSeed(seed: string): ClusterSeed {
+  if (!seed.includes('://')) {
+    const at = seed.lastIndexOf(':');
+    return { host: seed.slice(0, at), port: Number(seed.slice(at + 1)), tls: false };
+  }
+  const u = new URL(seed);
+  const out: ClusterSeed = { host: u.hostname, port: Number(u.port), tls: u.protocol === 'rediss:' };
+  if (u.username) out.username = decodeURIComponent(u.username);
+  if (u.password) out.password = decodeURIComponent(u.password);
+  return out;
 }
 
 /** A refusal by Redis itself that no retry fixes (bad credentials, missing ACL permission). */
@@ -79,6 +97,8 @@ export async function connectRedis(client: Redis): Promise<void> {
     if (AUTH_REFUSAL.test(err.message)) refusal = err;
   };
   client.on('error', onError);
+  // A cluster reports each node's refusal as 'node error' and then only "None of startup nodes is available".
+  if (client.isCluster) client.on('node error', onError);
   try {
     await client.connect();
   } catch (err) {
@@ -86,6 +106,7 @@ export async function connectRedis(client: Redis): Promise<void> {
     throw r ? new Error(`Redis refused authentication: ${r.message}`, { cause: err }) : err;
   } finally {
     client.off('error', onError);
+    if (client.isCluster) client.off('node error', onError);
   }
   client.options.enableOfflineQueue = false;
 }
@@ -96,7 +117,7 @@ export function asCluster(client: Redis): Cluster | null {
 }
 
 export function describeTarget(target: RedisTarget): string {
-  if (target.cluster && target.cluster.length > 0) return `cluster ${target.cluster.join(',')}`;
+  if (target.cluster && target.cluster.length > 0) return `cluster ${target.cluster.map((s) => s.replace(/\/\/[^@/]*@/, '//***@')).join(',')}`;
   if (target.url) return target.url.replace(/\/\/[^@/]*@/, '//***@');
   return `unix:${target.socketPath ?? '?'}`;
 }

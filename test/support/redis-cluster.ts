@@ -29,14 +29,25 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startTestCluster(opts: { masters?: number; replicas?: number } = {}): Promise<TestCluster> {
+export interface TestClusterOptions {
+  masters?: number;
+  replicas?: number;
+  /** requirepass + masterauth on every node; seeds become `redis://:<password>@host:port`. */
+  password?: string;
+  /** TLS only (cluster bus and replication too): cert/key/CA files for 127.0.0.1; seeds become `rediss://`. */
+  tls?: { cert: string; key: string; ca: string };
+}
+
+export async function startTestCluster(opts: TestClusterOptions = {}): Promise<TestCluster> {
   const masters = opts.masters ?? 3;
   const replicas = opts.replicas ?? 0;
+  const tlsArgs = opts.tls ? ['--tls', '--cacert', opts.tls.ca] : [];
+  const authArgs = opts.password ? ['-a', opts.password, '--no-auth-warning'] : [];
   const dir = mkdtempSync(path.join(process.env['MALT_TEST_TMP'] ?? os.tmpdir(), 'malt-test-cluster-'));
   const nodes: ClusterNode[] = [];
   const cli = async (port: number, ...args: string[]): Promise<string> => {
     try {
-      return (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 60_000 })).stdout;
+      return (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...tlsArgs, ...authArgs, ...args], { timeout: 60_000 })).stdout;
     } catch (err) {
       const e = err as Error & { stdout?: string; stderr?: string };
       throw new Error(`${e.message}\n${(e.stdout ?? '').slice(-2000)}\n${e.stderr ?? ''}`);
@@ -57,13 +68,17 @@ export async function startTestCluster(opts: { masters?: number; replicas?: numb
         '--cluster-enabled', 'yes', '--port', String(port), '--bind', '127.0.0.1',
         '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--dir', dir, '--dbfilename', `dump-${port}.rdb`,
         '--save', '', '--appendonly', 'no', '--cluster-node-timeout', '3000',
+        ...(opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
+        ...(opts.tls ? ['--port', '0', '--tls-port', String(port), '--tls-cluster', 'yes', '--tls-replication', 'yes', '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key, '--tls-ca-cert-file', opts.tls.ca, '--tls-auth-clients', 'no'] : []),
       ], { stdio: 'ignore' });
       nodes.push({ port, process: child });
     }
     for (const n of nodes) await waitPing(cli, n);
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 60_000 });
+    await run('redis-cli', [...tlsArgs, ...authArgs, '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 60_000 });
+    const scheme = opts.tls ? 'rediss://' : opts.password ? 'redis://' : '';
+    const cred = opts.password ? `:${encodeURIComponent(opts.password)}@` : '';
     const cluster: TestCluster = {
-      seeds: nodes.map((n) => `127.0.0.1:${n.port}`),
+      seeds: nodes.map((n) => `${scheme}${cred}127.0.0.1:${n.port}`),
       nodes,
       cli,
       async masters() {

@@ -14,7 +14,7 @@ export function makeCa(dir: string, name: string): void {
 }
 
 /** A leaf certificate signed by `ca` for 127.0.0.1 / localhost: <name>.crt, <name>.key. */
-export function makeLeaf(dir: string, ca: string, name: string, usage: 'serverAuth' | 'clientAuth'): void {
+export function makeLeaf(dir: string, ca: string, name: string, usage: 'serverAuth' | 'clientAuth' | 'serverAuth,clientAuth'): void {
   writeFileSync(path.join(dir, `${name}.ext`), `subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=${usage}\n`);
   run(dir, ['req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
   run(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`]);
