@@ -94,6 +94,8 @@ class StreamConsumer {
   private ownPendingDue = true;
   private nextClaimAt = 0;
   private failures = 0;
+  /** When the current run of failed rounds began (Date.now()), for the logged state. */
+  private failingSince = 0;
   private readonly byStream: Map<string, ConsumedStream>;
   private readonly logger: Logger;
 
@@ -120,7 +122,10 @@ class StreamConsumer {
         if (this.ownPendingDue) await this.readOwnPending();
         if (!this.stopping && Date.now() >= this.nextClaimAt) await this.claimIdle();
         if (!this.stopping) await this.readNew();
-        this.failures = 0;
+        if (this.failures > 0) {
+          this.logger.info(`consume: recovered after ${this.failures} failed round(s) over ${Date.now() - this.failingSince} ms; pending entries were re-read`, { failed_rounds: this.failures });
+          this.failures = 0;
+        }
       } catch (err) {
         await this.backOff(toMaltError(err));
       }
@@ -136,11 +141,13 @@ class StreamConsumer {
   }
 
   private async backOff(err: MaltError): Promise<void> {
+    if (this.failures === 0) this.failingSince = Date.now();
     this.failures += 1;
     this.stats.retries += 1;
     this.ownPendingDue = true; // what was in hand is still pending: read it again
     const ms = Math.min(5000, 100 * 2 ** Math.min(this.failures - 1, 6));
-    this.logger.error(`consume: ${err.code}: ${err.message}; entries stay pending, retrying`, { retry_in_ms: ms });
+    // Retried for as long as it fails (nothing is acknowledged, so nothing is lost), at most every 5 s.
+    this.logger.error(`consume: ${err.code}: ${err.message}; entries stay pending, retry ${this.failures} in ${ms} ms (failing for ${Date.now() - this.failingSince} ms)`, { retry_in_ms: ms, failed_rounds: this.failures, failing_ms: Date.now() - this.failingSince });
     if (this.stopping) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
