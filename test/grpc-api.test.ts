@@ -33,7 +33,7 @@ interface ProtoValue {
 interface ProtoFeature { value: ProtoValue | null; status: string }
 interface ProtoDataset { dataset: string; version: string; found: boolean; features: Record<string, ProtoFeature> }
 interface ProtoEntity { entity_id: string; datasets: ProtoDataset[] }
-interface ProtoSegments { entity_id: string; segments: string[]; version: string; found: boolean }
+interface ProtoSegments { entity_id: string; segments: string[]; version: string; found: boolean; degraded: string }
 
 let dir: string;
 let config: MaltConfig;
@@ -182,7 +182,7 @@ describe('Serving.GetSegments', () => {
 
   it('answers an entity without segments with an empty list and found=false', async () => {
     const r = await call<ProtoSegments>(client, 'GetSegments', { entity_id: 'p3', dataset: 'segments' });
-    expect(r).toEqual({ entity_id: 'p3', segments: [], version: '1', found: false });
+    expect(r).toEqual({ entity_id: 'p3', segments: [], version: '1', found: false, degraded: 'NOT_DEGRADED' });
   });
 });
 
