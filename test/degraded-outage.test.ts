@@ -20,7 +20,7 @@ const REQUEST_TIMEOUT_MS = 300;
 /** Scheduling slack on top of the request deadline (a loaded CI box, not Redis). */
 const MARGIN_MS = 200;
 const BREAKER_FAILURES = 3;
-const BREAKER_OPEN_MS = 400;
+const BREAKER_OPEN_MS = 1500;
 
 const rows: PlayerRow[] = Array.from({ length: 40 }, (_, i) => ({
   id: `p${i}`, ltv: i * 1.5, level: BigInt(i), country: i % 2 === 0 ? 'SE' : 'DE', is_payer: i % 3 === 0,

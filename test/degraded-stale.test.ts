@@ -91,8 +91,9 @@ describe('max_age', () => {
   });
 
   it('turns STALE when the age passes, without a reload and for cached results too; a fresh load is PRESENT again', async () => {
-    const maxAgeMs = 3000;
-    const uri = table(maxAgeMs - 1500);
+    // Written now: fresh for 4 s (ample for a load and a start on a busy machine), then stale.
+    const maxAgeMs = 4000;
+    const uri = table(0);
     const config = makeConfig({ serving: { version_poll_ms: 100 }, datasets: [featuresDataset('ageing', uri, { max_age: `${maxAgeMs}ms` })] });
     await load(config, 'ageing');
     const app = await serve(config);
