@@ -43,10 +43,28 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outFile = outIdx > 0 ? process.argv[outIdx + 1] : path.join(ROOT, 'bench/results/soak', `${stamp}.json`);
 const log = (m) => process.stderr.write(`${m}\n`);
 
+/** The process and its descendants (bin/malt.js may run the server as a child with node flags). */
+function processTree(pid) {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const c of readFileSync(`/proc/${out[i]}/task/${out[i]}/children`, 'utf8').trim().split(/\s+/)) if (c) out.push(Number(c));
+    } catch { /* exited */ }
+  }
+  return out;
+}
+
 function procMem(pid) {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? 0);
-  return { rssMiB: +(kb('VmRSS') / 1024).toFixed(1), hwmMiB: +(kb('VmHWM') / 1024).toFixed(1) };
+  let rss = 0, hwm = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const s = readFileSync(`/proc/${p}/status`, 'utf8');
+      const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? 0);
+      rss += kb('VmRSS');
+      hwm += kb('VmHWM');
+    } catch { /* exited */ }
+  }
+  return { rssMiB: +(rss / 1024).toFixed(1), hwmMiB: +(hwm / 1024).toFixed(1) };
 }
 
 function runMalt(args, env) {

@@ -77,9 +77,19 @@ let base = '';
 let grpcAddr = '';
 let stderr = '';
 
+/** RSS of the process and its descendants: bin/malt.js may run the server as a child with node flags. */
 function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0);
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    try {
+      for (const c of readFileSync(`/proc/${tree[i]}/task/${tree[i]}/children`, 'utf8').trim().split(/\s+/)) if (c) tree.push(Number(c));
+    } catch { /* exited */ }
+  }
+  let total = 0;
+  for (const p of tree) {
+    try { total += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0); } catch { /* exited */ }
+  }
+  return total;
 }
 
 beforeAll(async () => {
@@ -271,6 +281,7 @@ describe(`memory under hostile input ${where}`, () => {
     };
     for (let i = 0; i < 3; i++) await round(); // warm-up: JIT, caches, pools
     const before = rssKiB(pid);
+    expect(before, 'the RSS read must see the serving process').toBeGreaterThan(60 * 1024);
     for (let i = 0; i < 12; i++) await round();
     const after = rssKiB(pid);
     // 12 rounds move ~40 MB of request bodies; a leak of even a fraction of that per round shows.
