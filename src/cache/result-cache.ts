@@ -8,8 +8,13 @@
  * forgets the read under way, and a read that began before it carries a stale ticket (the key's
  * epoch when the read began), so its answer is returned to its callers but never cached: an
  * in-flight read cannot put the old value back after the update.
+ *
+ * The read path inserts through offer(): while the cache is full, a key's first miss is not
+ * inserted, its second is (admission-filter.ts), so reads over a key set far larger than the
+ * cache do not turn every miss into an eviction. set() inserts unconditionally.
  */
 import { LRUCache } from 'lru-cache';
+import { AdmissionFilter } from './admission-filter.js';
 import type { DatasetResult } from '../model/dataset-result.js';
 
 export interface CacheStats {
@@ -19,6 +24,8 @@ export interface CacheStats {
   invalidations: number;
   /** Entries dropped to stay within maxBytes (exported as malt_cache_evictions_total). */
   evictions: number;
+  /** Results of first misses not inserted because the cache was full (admission-filter.ts). */
+  notAdmitted: number;
 }
 
 export class ResultCache {
@@ -28,15 +35,18 @@ export class ResultCache {
   private readonly tickets = new Map<string, number>();
   private ticketSeq = 0;
   private readonly negativeTtlMs: number;
-  readonly stats: CacheStats = { hits: 0, misses: 0, sharedMisses: 0, invalidations: 0, evictions: 0 };
+  readonly stats: CacheStats = { hits: 0, misses: 0, sharedMisses: 0, invalidations: 0, evictions: 0, notAdmitted: 0 };
+  private readonly maxBytes: number;
+  private readonly admission = new AdmissionFilter();
 
   /** maxBytes 0 disables caching (single-flight still applies). */
   constructor(maxBytes: number, negativeTtlMs: number) {
     this.negativeTtlMs = negativeTtlMs;
+    this.maxBytes = maxBytes;
     this.lru = maxBytes > 0
       ? new LRUCache<string, DatasetResult>({
           maxSize: maxBytes,
-          sizeCalculation: (value, key) => value.approxBytes() + key.length * 2 + 64,
+          sizeCalculation: entrySize,
           ttlAutopurge: false,
           allowStale: false,
           // Called on removals only (not on hits): counts what the size bound pushed out.
@@ -59,6 +69,23 @@ export class ResultCache {
     else if (this.negativeTtlMs > 0) this.lru.set(key, value, { ttl: this.negativeTtlMs });
   }
 
+  /**
+   * set() for a result just read from Redis: while inserting it would evict, only a key that
+   * missed before within the admission window goes in (admission-filter.ts).
+   */
+  offer(key: string, value: DatasetResult): void {
+    const lru = this.lru;
+    if (!lru || (!value.found && this.negativeTtlMs <= 0)) return;
+    const size = entrySize(value, key);
+    // The window: 8× the entries the cache holds (admission-filter.ts).
+    if (lru.calculatedSize + size > this.maxBytes && !this.admission.seenBefore(key, Math.max(64, lru.size * 8))) {
+      this.stats.notAdmitted++;
+      return;
+    }
+    if (value.found) lru.set(key, value, { size });
+    else lru.set(key, value, { size, ttl: this.negativeTtlMs });
+  }
+
   /** Starts a read of `key` that invalidate() may overtake; pass the ticket to settle(). */
   begin(key: string): number {
     const ticket = ++this.ticketSeq;
@@ -70,7 +97,7 @@ export class ResultCache {
   settle(key: string, ticket: number, value: DatasetResult | null): void {
     if (this.tickets.get(key) !== ticket) return;
     this.tickets.delete(key);
-    if (value) this.set(key, value);
+    if (value) this.offer(key, value);
   }
 
   /** Drops the cached result of `key` and the read under way for it (a later request reads anew). */
@@ -113,4 +140,9 @@ export class ResultCache {
   get entries(): number {
     return this.lru?.size ?? 0;
   }
+}
+
+/** What one entry is charged: the result's bound (approxBytes) plus the key and the LRU's slot. */
+function entrySize(value: DatasetResult, key: string): number {
+  return value.approxBytes() + key.length * 2 + 64;
 }

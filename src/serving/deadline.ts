@@ -5,11 +5,17 @@
 import { MaltError, toMaltError } from '../errors.js';
 
 export function withDeadline<T>(p: Promise<T>, timeoutMs: number, what = 'Redis'): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new MaltError('STORE_UNAVAILABLE', `${what} did not answer within ${timeoutMs} ms`)), timeoutMs);
+  // One promise and one timer per call (not a race of four promises): it runs for every Redis read.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new MaltError('STORE_UNAVAILABLE', `${what} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    p.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    }, (err: unknown) => {
+      clearTimeout(timer);
+      reject(toMaltError(err));
+    });
   });
-  return Promise.race([p.catch((err: unknown) => Promise.reject(toMaltError(err))), timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Shares one in-flight call among concurrent callers (health checks, pointer polls). */

@@ -172,7 +172,7 @@ export class Lookup {
       const ticket = m.v.overlayPrefix === null ? 0 : this.cache.begin(key);
       const p = raw.then((read) => {
         const result = decodeResult(m.v, read.rows[j] ?? null, read.overlays?.[j] ?? null);
-        if (ticket === 0) this.cache.set(key, result);
+        if (ticket === 0) this.cache.offer(key, result);
         else this.cache.settle(key, ticket, result);
         return result;
       }, (err: unknown) => {
@@ -223,6 +223,15 @@ export function decodeResult(v: ServedVersion, raw: Buffer | null, overlay: Enti
     features[0] = { name: col.name, type: col.type, value: raw === null ? null : segments, status: raw === null ? 'NOT_FOUND' : present };
     return DatasetResult.build(v.config.name, v.versionString, raw !== null, features, segments);
   }
+  // JSON now, protobuf when gRPC first asks, decoded again from the same row (dataset-result.ts);
+  // the row is kept as a flat latin1 copy, not the Buffer (a slice of ioredis's read buffer).
+  const row = raw === null ? null : raw.toString('latin1');
+  const again = (): Feature[] => rowFeatures(v, row === null ? null : Buffer.from(row, 'latin1'), new Array(v.columns.length), present);
+  return DatasetResult.lazy(v.config.name, v.versionString, raw !== null, rowFeatures(v, raw, features, present), null, again, row === null ? 0 : row.length);
+}
+
+/** The features of a stored row of a features dataset (null = no row), into `features`. */
+function rowFeatures(v: ServedVersion, raw: Buffer | null, features: Feature[], present: 'STALE' | 'PRESENT'): Feature[] {
   const values = raw === null ? null : (v.decoder as RowDecoder).decode(raw);
   for (let c = 0; c < v.columns.length; c++) {
     const col = v.columns[c]!;
@@ -232,7 +241,7 @@ export function decodeResult(v: ServedVersion, raw: Buffer | null, overlay: Enti
     else if (def !== null) features[c] = { name: col.name, type: col.type, value: def, status: 'DEFAULTED' };
     else features[c] = { name: col.name, type: col.type, value: null, status: values ? 'NULL_VALUE' : 'NOT_FOUND' };
   }
-  return DatasetResult.build(v.config.name, v.versionString, raw !== null, features, null);
+  return features;
 }
 
 /** decodeResult for an entity with updates: base ⊕ overlay (updates/overlay-merge.ts). */
