@@ -46,4 +46,7 @@ USER 1000:1000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.MALT_HTTP_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 STOPSIGNAL SIGTERM
+# Node/V8 flags go in MALT_NODE_FLAGS (e.g. -e MALT_NODE_FLAGS=--max-semi-space-size=32): bin/malt.js
+# re-runs node with them and relays SIGTERM. None are set by default: a larger young generation
+# did not lower gRPC p99 in bench/tails.mjs (BENCHMARKS.md "gRPC tail latency").
 CMD ["node", "bin/malt.js", "serve"]

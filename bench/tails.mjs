@@ -16,6 +16,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { launchFlags } from '../dist/cli/launch-flags.js';
 import { DEFAULTS } from '../dist/config.js';
 import { loadIntoRedis, maltConfig, maltDocument, sampleLake, zipfBatches } from './lib/dataset.mjs';
 import { batchGetFrame, getFrame, rawCall } from './lib/grpc-wire.mjs';
@@ -33,7 +34,7 @@ const { values: a } = parseArgs({
     rates: { type: 'string' }, 'batch-rate': { type: 'string' }, conns: { type: 'string', default: '4' },
     concurrency: { type: 'string', default: '128' }, players: { type: 'string' },
     'no-saturation': { type: 'boolean', default: false }, 'gc-trace': { type: 'boolean', default: false }, variant: { type: 'string', multiple: true, default: [] },
-    'malt-flags': { type: 'string' }, out: { type: 'string' }, 'data-dir': { type: 'string', default: 'bench/.data' },
+    'malt-flags': { type: 'string' }, points: { type: 'string' }, out: { type: 'string' }, 'data-dir': { type: 'string', default: 'bench/.data' },
   },
 });
 const q = a.quick;
@@ -42,14 +43,18 @@ const opts = {
   rounds: Number(a.rounds ?? (q ? 1 : 3)), durationS: Number(a.duration ?? (q ? 1 : 4)), warmupS: Number(a.warmup ?? (q ? 0.5 : 1)),
   rates: (a.rates ?? (q ? '2000' : '5000,10000')).split(',').map(Number), batchRate: Number(a['batch-rate'] ?? (q ? 200 : 500)),
   conns: Number(a.conns), concurrency: Number(a.concurrency), players: Number(a.players ?? (q ? 2000 : 20000)),
-  saturation: !a['no-saturation'], gcTrace: a['gc-trace'], saturationS: q ? 1 : 3, dataDir: path.resolve(a['data-dir']),
+  saturation: !a['no-saturation'], gcTrace: a['gc-trace'], points: a.points ? a.points.split(',') : null, saturationS: q ? 1 : 3, dataDir: path.resolve(a['data-dir']),
   out: path.resolve(a.out ?? (q ? 'bench/.data/tails-quick' : 'bench/results/tails')),
 };
 const log = (m) => console.error(m);
 
-/** malt processes: "malt" (the launcher's default flags, or --malt-flags) plus each --variant name:flags. */
+/**
+ * malt processes: "malt" with the node flags bin/malt.js gives `malt serve` (MALT_NODE_FLAGS
+ * respected; --malt-flags replaces them) plus each --variant name:flags (which replace them too:
+ * `--variant 'v8default:'` runs with none).
+ */
 function maltVariants() {
-  const vs = [{ key: 'malt', label: 'malt', flags: a['malt-flags'] }];
+  const vs = [{ key: 'malt', label: 'malt', flags: a['malt-flags'] ?? launchFlags({ args: ['serve'], env: process.env, execArgv: [] }).join(' ') }];
   for (const v of a.variant) {
     const i = v.indexOf(':');
     vs.push({ key: `malt-${v.slice(0, i)}`, label: `malt ${v.slice(0, i)}`, flags: v.slice(i + 1) });
@@ -116,6 +121,7 @@ async function main() {
     const ctx = { opts, ids, servers, maltGrpc, maltHttp, loadgen, redis, log };
     const startedAt = new Date().toISOString();
     const runs = await runTails(ctx);
+    if (runs.length === 0) throw new Error(`--points ${a.points} names no point`);
     const summary = summarise(runs);
     const rate0 = opts.rates.includes(5000) ? 5000 : opts.rates[0];
     const perRound = {};

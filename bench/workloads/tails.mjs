@@ -59,7 +59,8 @@ export function tailPoints(ctx) {
   }
   points.push({ name: `batch100@${opts.batchRate}`, transport: 'grpc', method: 'BatchGet', ids: ids.batch, rate: opts.batchRate, durationS: d, servers: ['raw', 'grpc-js', ...ctx.maltGrpc] });
   if (opts.saturation) points.push({ name: 'get-saturation', transport: 'grpc', method: 'Get', ids: [ids.hot], rate: 0, durationS: opts.saturationS, servers: ['raw', 'grpc-js', ...ctx.maltGrpc] });
-  return points;
+  // --points get@5000,get-saturation: only those (a quick A/B of one lever).
+  return opts.points ? points.filter((p) => opts.points.includes(p.name)) : points;
 }
 
 /** Every point on every server, `opts.rounds` times; the HTTP rows share the gRPC points' rounds. */
