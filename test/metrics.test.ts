@@ -52,14 +52,14 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${http}`;
   grpcAddr = `127.0.0.1:${grpcPort}`;
   redis = new Redis(redisUrl());
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const up = await fetch(`${base}/healthz`).then((r) => r.status === 200, () => false);
     if (up) break;
-    if (Date.now() > deadline) throw new Error('malt serve did not start within 15 s');
+    if (Date.now() > deadline) throw new Error('malt serve did not start within 60 s');
     await new Promise((r) => setTimeout(r, 50));
   }
-});
+}, 120_000);
 
 afterAll(async () => {
   redis?.disconnect();

@@ -9,7 +9,10 @@ import { type ProxyTracerProvider, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, servingClient } from '../src/serving/grpc-client.js';
 import { tracing } from '../src/telemetry/tracing.js';
-import { featuresDataset, load, makeConfig, serve, tmpDir, writePlayers } from './support/fixtures.js';
+import { writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { featuresDataset, load, makeConfig, redisUrl, serve, tmpDir, uniquePrefix, writePlayers } from './support/fixtures.js';
+import { runMalt } from './support/cli-runner.js';
 
 interface OtlpSpan {
   traceId: string;
@@ -107,5 +110,27 @@ describe('tracing', () => {
     expect(rpcLookup).toBeDefined();
     expect(attr(rpcLookup!, 'malt.cache.hits')).toBe(1);
     expect(spans.some((s) => s.name === 'redis.read' && s.parentSpanId === rpcLookup!.spanId)).toBe(false);
+  });
+
+  it('malt load exports a malt.load span with its phases as children (OTEL_EXPORTER_OTLP_ENDPOINT)', async () => {
+    received.length = 0;
+    const dir = tmpDir();
+    const lake = path.join(dir, 'p.parquet');
+    writePlayers(lake, [{ id: 'a', ltv: 1, level: 1, country: 'DE', is_payer: true, last_login: null, tags: null }]);
+    const file = path.join(dir, 'malt.yaml');
+    writeFileSync(file, stringify({ datasets: [featuresDataset('tr_load', lake)] }));
+    const r = await runMalt(['load', '-c', file], { REDIS_URL: redisUrl(), MALT_KEY_PREFIX: uniquePrefix(), OTEL_EXPORTER_OTLP_ENDPOINT: endpoint });
+    expect(r.code, r.stderr).toBe(0);
+    const spans = received.flatMap((x) => x.body.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((s) => s.spans)));
+    const root = spans.find((s) => s.name === 'malt.load');
+    expect(root, spans.map((s) => s.name).join(', ')).toBeDefined();
+    expect(attr(root!, 'malt.dataset')).toBe('tr_load');
+    for (const phase of ['load.resolve_source', 'load.write_rows', 'load.publish']) {
+      const s = spans.find((x) => x.name === phase);
+      expect(s, phase).toBeDefined();
+      expect(s!.parentSpanId, phase).toBe(root!.spanId);
+      expect(s!.traceId).toBe(root!.traceId);
+    }
+    expect(attr(spans.find((x) => x.name === 'load.publish')!, 'malt.version')).toBe(1);
   });
 });

@@ -11,6 +11,7 @@ import { parseAsOfTime } from '../loaders/as-of-time.js';
 import { type LoadReport, loadDataset } from '../loaders/load-dataset.js';
 import { openRedis } from '../redis/redis-handle.js';
 import { stderrLogger } from '../telemetry/logger.js';
+import { startTracing, traced } from '../telemetry/tracing.js';
 import { EXIT, action, config, configOption, isRefusal, loadErrorExitCode, onShutdownSignals } from './cli-support.js';
 
 export function summary(r: LoadReport): string {
@@ -67,13 +68,15 @@ const FAILURE_WORDS = { refused: 'load refused', failed: 'load failed', interrup
  */
 export async function runLoad(cfg: MaltConfig, names: string[], force: boolean, signal?: AbortSignal, opts: { asOf?: string } = {}): Promise<LoadOutcome> {
   for (const n of names) if (!findDataset(cfg, n)) throw new MaltError('DATASET_NOT_FOUND', `unknown dataset "${n}" (declared: ${cfg.datasets.map((d) => d.name).join(', ')})`);
+  // Spans of the load phases, exported when telemetry.otlp_endpoint is set (docs/observability.md#traces).
+  const tracingHandle = await startTracing(cfg.telemetry);
   const handle = await openRedis(cfg, { logger: stderrLogger });
   const results: DatasetLoadResult[] = [];
   try {
     for (const d of cfg.datasets.filter((x) => names.length === 0 || names.includes(x.name))) {
       if (signal?.aborted) break;
       try {
-        const report = await loadDataset(handle.client, cfg, d, { force, progress: createProgress(), signal, ...(opts.asOf !== undefined ? { asOf: opts.asOf } : {}) });
+        const report = await traced('malt.load', { 'malt.dataset': d.name }, () => loadDataset(handle.client, cfg, d, { force, progress: createProgress(), signal, ...(opts.asOf !== undefined ? { asOf: opts.asOf } : {}) }));
         console.log(summary(report));
         if (opts.asOf !== undefined && report.status === 'published') console.log(`  as-of time ${opts.asOf} (--as-of; shown as source_as_of)`);
         results.push({ dataset: d.name, status: report.status });
@@ -85,6 +88,7 @@ export async function runLoad(cfg: MaltConfig, names: string[], force: boolean, 
     }
   } finally {
     await handle.close();
+    await tracingHandle?.shutdown().catch(() => undefined);
   }
   const interrupted = signal?.aborted === true;
   const ok = !interrupted && results.every((r) => r.status === 'published' || r.status === 'skipped');

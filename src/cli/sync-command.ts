@@ -11,6 +11,7 @@ import { MaltError } from '../errors.js';
 import { openRedis } from '../redis/redis-handle.js';
 import { type PollOutcome, startSync } from '../sync/sync-scheduler.js';
 import { stderrLogger } from '../telemetry/logger.js';
+import { startTracing } from '../telemetry/tracing.js';
 import { EXIT, action, config, configOption, isRefusal, loadErrorExitCode, onShutdownSignals } from './cli-support.js';
 
 function selected(cfg: MaltConfig, names: readonly string[]): DatasetConfig[] {
@@ -40,6 +41,9 @@ async function runSync(cfg: MaltConfig, names: readonly string[], once: boolean)
     void lifecycle.close().then(resolveStopped);
   });
   try {
+    // Load spans go out over OTLP when telemetry.otlp_endpoint is set; flushed last on close.
+    const tracingHandle = await startTracing(cfg.telemetry);
+    if (tracingHandle) lifecycle.add('telemetry flush', () => tracingHandle.shutdown());
     const handle = await openRedis(cfg, { logger: stderrLogger });
     lifecycle.add('redis', () => handle.close());
     if (stopping) return once ? EXIT.interrupted : EXIT.ok;

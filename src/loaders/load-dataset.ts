@@ -19,6 +19,7 @@ import { type OpenParquetFile, openParquetFile } from './parquet-reader.js';
 import { type RowCounters, newCounters, writeRowGroup } from './row-group-writer.js';
 import { type LoadPlan, planLoad } from './source-schema.js';
 import type { SnapshotWriter } from '../store/snapshot-writer.js';
+import { traced } from '../telemetry/tracing.js';
 import { type LoadSegmentEvents, appendLoadEvents, writerFor } from './segment-load-events.js';
 import { type CheckResult, checkGateColumns, gateError, repeatedRefusal, rowGates, schemaGate } from './quality-gates.js';
 
@@ -82,7 +83,7 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
   if (options.force !== true && current !== undefined && await deltaSourceUnchanged(config, dataset, current)) {
     return skipReport(dataset, versions, previous, current.fingerprint, current.sourceFiles, started, false) as LoadReport;
   }
-  const snapshot = await resolveSource(config, dataset);
+  const snapshot = await traced('load.resolve_source', { 'malt.dataset': dataset.name }, () => resolveSource(config, dataset));
   const files = snapshot.files;
   const sourceAsOf = options.asOf ?? snapshot.sourceAsOf;
   const fp = await sourceFingerprint(snapshot, dataset);
@@ -129,7 +130,7 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
     const writer = writerFor(redis, store.keys, dataset, version, buckets, {
       batchRows: config.loader.batchRows, maxInFlight: config.loader.maxBatchesInFlight, stopReason,
     }, served);
-    const { counters, dictionary } = await writeAll(dataset, snapshot, plan, writer, config.loader.batchRows, options.progress ?? silentProgress, totalRows);
+    const { counters, dictionary } = await traced('load.write_rows', { 'malt.dataset': dataset.name, 'malt.rows_total': totalRows }, () => writeAll(dataset, snapshot, plan, writer, config.loader.batchRows, options.progress ?? silentProgress, totalRows));
     const totals = await writer.finish();
     const stats = { rows: totals.entities, rejected: counters.rejected, rejectedReasons: counters.reasons, valueRejects: counters.valueRejects, duplicates: totals.duplicates, durationMs: performance.now() - started };
     const failed = [...schemaFailed, ...rowGates(dataset, {
@@ -142,7 +143,8 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
     }
     const stop = stopReason();
     if (stop) throw new MaltError(lockLost ? 'LOAD_IN_PROGRESS' : 'LOAD_INTERRUPTED', stop);
-    await store.publish(dataset.name, version, token);
+    const published = version;
+    await traced('load.publish', { 'malt.dataset': dataset.name, 'malt.version': published }, () => store.publish(dataset.name, published, token));
     const segmentEvents = await appendLoadEvents(redis, dataset, writer, version, totals.duplicates);
     const reclaimed = await store.reclaim(dataset.name, dataset.keepVersions, { includeUnfinished: false, graceMs: config.loader.reclaimGraceMs });
     return {

@@ -56,7 +56,8 @@ export function batchBody(results: readonly EntityResult[]): Body {
  */
 function send(reply: FastifyReply, body: Body): FastifyReply {
   reply.hijack();
-  reply.raw.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': body.bytes });
+  // x-request-id: the echo (telemetry/http-telemetry.ts) rides in this one header object, no setHeader.
+  reply.raw.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': body.bytes, 'x-request-id': reply.request.id });
   reply.raw.end(body.text);
   return reply;
 }

@@ -14,6 +14,7 @@ import type { Redis } from 'ioredis';
 import type { DatasetConfig, MaltConfig } from '../config.js';
 import { type MaltError, toMaltError } from '../errors.js';
 import { type LoadReport, loadDataset } from '../loaders/load-dataset.js';
+import { traced } from '../telemetry/tracing.js';
 import { type Logger, silentLogger } from '../telemetry/logger.js';
 import { nextDelayMs } from './backoff.js';
 
@@ -63,7 +64,7 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 async function poll(ctx: LoopContext, dataset: DatasetConfig, failures: number): Promise<PollOutcome> {
   try {
-    const report = await loadDataset(ctx.opts.redis, ctx.opts.config, dataset, { signal: ctx.signal });
+    const report = await traced('malt.load', { 'malt.dataset': dataset.name }, () => loadDataset(ctx.opts.redis, ctx.opts.config, dataset, { signal: ctx.signal }));
     return { dataset: dataset.name, kind: report.status === 'published' ? 'published' : 'unchanged', report };
   } catch (err) {
     const error = toMaltError(err);

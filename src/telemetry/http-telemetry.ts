@@ -6,8 +6,8 @@
  *  - `GET /metrics` (Prometheus text). It needs the `read` scope when API keys are configured
  *    (docs/observability.md#scraping);
  *  - request ids: `x-request-id` taken from the request when it is a plain token (else generated:
- *    `<process prefix>-<counter>`), echoed on every response (set on the raw response, so the
- *    fast path sends it too) and attached to error lines and spans;
+ *    `<process prefix>-<counter>`), echoed on every response (an onSend hook; the hijacked fast
+ *    path writes it itself) and attached to error lines and spans;
  *  - when tracing is on, a server span per request, active while the route runs.
  */
 import { randomBytes } from 'node:crypto';
@@ -48,10 +48,12 @@ export function instrumentHttp(app: FastifyInstance): void {
     const existing = route.onResponse;
     route.onResponse = existing === undefined ? [record] : Array.isArray(existing) ? [...existing, record] : [existing, record];
   });
-  // The echo: on the raw response, so it is sent by replies that fastify does not write (hijacked).
-  app.addHook('onRequest', (req, reply, done) => {
-    reply.raw.setHeader('x-request-id', req.id);
-    done();
+  // The echo, for replies fastify sends. The entity routes' hijacked fast path skips onSend and
+  // puts the id in its own writeHead (http-entity-routes.ts): a setHeader() on the raw response
+  // before writeHead cost ~8% of a cache hit's CPU (BENCHMARKS.md#telemetry-overhead).
+  app.addHook('onSend', (req, reply, payload, done) => {
+    reply.header('x-request-id', req.id);
+    done(null, payload);
   });
   if (tracing.on) addTracingHooks(app);
   app.get('/metrics', { schema: { hide: true }, config: { scope: 'read' } }, async (_req, reply) => {

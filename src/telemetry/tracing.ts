@@ -110,6 +110,11 @@ export async function inSpan<T>(name: string, attributes: Attributes, fn: (span:
   });
 }
 
+/** inSpan() when tracing is on, else just `fn()` (load phases and other coarse steps). */
+export function traced<T>(name: string, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
+  return tracing.on ? inSpan(name, attributes, fn) : fn();
+}
+
 /** Starts a server span for a request and makes it active for `fn` (fastify's onRequest continuation). */
 export function startRequestSpan(name: string, attributes: Attributes): { span: Span; run: <R>(fn: () => R) => R } {
   const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes });
