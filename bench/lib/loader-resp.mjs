@@ -1,6 +1,8 @@
 /**
- * The `redis-cli --pipe` baseline's input: the RESP commands malt's loader sends for the same
- * rows, written once next to the table. One `HSET <bucket key> <player id> <bin1 row>` per row,
+ * The `redis-cli --pipe` baseline's input: what malt's loader writes for the same rows, written
+ * once next to the table. One `HSET <bucket key> <player id> <bin1 row>` per row (malt itself
+ * sends one multi-field HSET per bucket per batch, store/snapshot-writer.ts: same hashes, fields
+ * and values, fewer and larger commands),
  * with the bucket key, the bucket count and the row bytes from malt's own modules in dist/
  * (keys.ts, row-codec.ts, one string dictionary over the table in file order, as a load builds
  * it), so the baseline writes the same keys, fields and value bytes into Redis. The loader
