@@ -163,6 +163,30 @@ describe('segment enter/exit events', { timeout: 60_000 }, () => {
     expect(served.json().segments).toEqual(['whale']);
   });
 
+  it('with updates on, a load emits the change of the served membership (batch ⊕ overlay), not of the batch rows alone', async () => {
+    const file = path.join(tmpDir(), 'o.parquet');
+    const now = Date.now();
+    const ago = (h: number): Date => new Date(now - h * 3_600_000);
+    writeWide(file, [['b', []], ['c', ['x']], ['d', []]]);
+    utimesSync(file, ago(3), ago(3));
+    const { cfg, stream } = segmentsConfig(file, { updates: { enabled: true } });
+    await load(cfg, 'segs');
+    const app = await serve(cfg);
+    apps.push(app);
+    const res = await app.http.inject({ method: 'POST', url: '/v1/datasets/segs/updates', payload: { updates: [
+      { entity_id: 'b', op: 'add', segment: 'whale', event_time: ago(2).toISOString() }, // older than version 2: superseded by it
+      { entity_id: 'c', op: 'remove', segment: 'x', event_time: ago(0.5).toISOString() }, // newer than both: still applies
+    ] } });
+    expect(res.statusCode, res.body).toBe(200);
+    expect((await eventsOf(stream)).map(brief)).toEqual(['enter b whale', 'exit c x']);
+    writeWide(file, [['b', []], ['c', []], ['d', ['y']]]);
+    utimesSync(file, ago(1), ago(1));
+    const report = await load(cfg, 'segs', true);
+    // b: served whale (update) → not any more (the batch is newer); c: x was already gone (the update), so its batch exit is no change; d: a plain batch enter.
+    expect(report.segmentEvents).toEqual({ stream, enters: 1, exits: 1, dropped: 0 });
+    expect((await eventsOf(stream)).filter((e) => e.version === '2').map(brief).sort()).toEqual(['enter d y', 'exit b whale']);
+  });
+
   it('a stream operation applied by malt consume emits its event; a features dataset cannot have an events stream', async () => {
     const file = path.join(tmpDir(), 'c.parquet');
     writeWide(file, [['a', ['vip']]]);

@@ -4,10 +4,15 @@
  */
 import type { Redis } from 'ioredis';
 import type { DatasetConfig } from '../config.js';
+import { parseTimestampMicros } from '../column-types.js';
 import type { KeyLayout } from '../keys.js';
 import type { VersionManifest } from '../model/version-manifest.js';
+import { OverlayStore } from '../store/overlay-store.js';
 import { SegmentDiffWriter } from '../store/segment-diff-writer.js';
-import { appendSegmentEvents } from '../store/segment-events-stream.js';
+import { type SegmentEvent, appendSegmentEvents } from '../store/segment-events-stream.js';
+import { readMemberships } from '../store/segment-membership.js';
+import { SnapshotStore } from '../store/snapshot-store.js';
+import { mergeSegments } from '../updates/overlay-merge.js';
 import { SnapshotWriter, type WriterOptions } from '../store/snapshot-writer.js';
 
 /** What a load appended to the events stream (LoadReport.segmentEvents). */
@@ -33,6 +38,7 @@ export function writerFor(redis: Redis, keys: KeyLayout, dataset: DatasetConfig,
   }
   return new SegmentDiffWriter(redis, keys, dataset.name, version, buckets, options, {
     previous: { bucketPrefix: keys.bucketPrefix(dataset.name, previous.id), buckets: previous.buckets },
+    previousVersion: previous.id,
     maxEvents: ev.maxlen,
   });
 }
@@ -45,10 +51,51 @@ export async function appendLoadEvents(redis: Redis, dataset: DatasetConfig, wri
   if (!(writer instanceof SegmentDiffWriter) || dataset.segmentEvents === null) return null;
   const { stream, maxlen } = dataset.segmentEvents;
   try {
-    const diff = await writer.events(version, new Date().toISOString(), duplicates > 0);
-    await appendSegmentEvents(redis, stream, maxlen, diff.events);
-    return { stream, enters: diff.enters, exits: diff.exits, dropped: diff.dropped };
+    const at = new Date().toISOString();
+    const diff = await writer.events(version, at, duplicates > 0);
+    const events = dataset.updates.enabled ? await servedDiff(redis, writer, version, at, diff.events) : diff.events;
+    await appendSegmentEvents(redis, stream, maxlen, events);
+    const enters = events.filter((e) => e.change === 'enter').length;
+    return { stream, enters, exits: events.length - enters, dropped: diff.dropped };
   } catch (err) {
     return { stream, enters: 0, exits: 0, dropped: 0, error: (err as Error).message };
   }
+}
+
+/**
+ * With updates on, what a read serves is batch ⊕ overlay, and the overlay's entries count
+ * against each version's own as-of time: a player with updates newer than the older of the two
+ * as-of times can change (or not) differently from its batch rows. For those players only (the
+ * overlay index, bounded by updates.retention), the events are recomputed from the served
+ * memberships before and after; the others keep their batch diff.
+ */
+async function servedDiff(redis: Redis, writer: SegmentDiffWriter, version: number, at: string, events: readonly SegmentEvent[]): Promise<SegmentEvent[]> {
+  const snapshots = new SnapshotStore(redis, writer.keys);
+  const [prev, next] = await Promise.all([snapshots.manifest(writer.dataset, writer.diff.previousVersion), snapshots.manifest(writer.dataset, version)]);
+  if (!prev || !next) return [...events];
+  const asOf = (m: VersionManifest): bigint => parseTimestampMicros(m.sourceAsOf ?? m.loadedAt) ?? 0n;
+  const [prevAsOf, nextAsOf] = [asOf(prev), asOf(next)];
+  const overlays = new OverlayStore(redis, writer.keys);
+  const since = Number((prevAsOf < nextAsOf ? prevAsOf : nextAsOf) / 1000n);
+  const ids = await overlays.entitiesUpdatedSince(writer.dataset, since);
+  if (ids.length === 0) return [...events];
+  const recomputed = new Set<string>();
+  const out: SegmentEvent[] = [];
+  const v = String(version);
+  for (let i = 0; i < ids.length; i += 1000) {
+    const chunk = ids.slice(i, i + 1000);
+    const [before, after, ov] = await Promise.all([
+      readMemberships(redis, writer.diff.previous, chunk), readMemberships(redis, writer.current, chunk), overlays.readMany(writer.dataset, chunk),
+    ]);
+    for (const id of chunk) {
+      const o = ov.get(id);
+      if (!o) continue;
+      recomputed.add(id);
+      const was = new Set(mergeSegments(before.get(id) ?? [], o, prevAsOf).segments);
+      const now = new Set(mergeSegments(after.get(id) ?? [], o, nextAsOf).segments);
+      for (const s of now) if (!was.has(s)) out.push({ entityId: id, segment: s, change: 'enter', version: v, at });
+      for (const s of was) if (!now.has(s)) out.push({ entityId: id, segment: s, change: 'exit', version: v, at });
+    }
+  }
+  return [...events.filter((e) => !recomputed.has(e.entityId)), ...out];
 }

@@ -156,6 +156,23 @@ export class OverlayStore {
     return gone.length;
   }
 
+  /** The overlays of `ids` in one batch (null: none), for the segment events of a load. */
+  async readMany(dataset: string, ids: readonly string[]): Promise<Map<string, EntityOverlay | null>> {
+    const outcomes = await runBatch(this.redis, ids.map((id) => this.readCommand(dataset, id)));
+    const out = new Map<string, EntityOverlay | null>();
+    ids.forEach((id, i) => {
+      const [err, fields] = outcomes[i]!;
+      if (err) throw err;
+      out.set(id, parseOverlay(fields as Record<string, string>));
+    });
+    return out;
+  }
+
+  /** Entities whose newest update is at or after `sinceMs` (the index), for the segment events of a load. */
+  async entitiesUpdatedSince(dataset: string, sinceMs: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.overlayIndex(dataset), sinceMs, '+inf');
+  }
+
   /** Entities with retained updates, and the oldest newest-event time among them (ms), for reports. */
   async stats(dataset: string): Promise<{ entities: number; oldestMs: number | null }> {
     const key = this.keys.overlayIndex(dataset);

@@ -29,6 +29,8 @@ const READS_IN_FLIGHT = 4;
 export interface SegmentDiffOptions {
   /** The version served before this load (its buckets), which the new one is compared with. */
   readonly previous: MembershipVersion;
+  /** Its version id. */
+  readonly previousVersion: number;
   /** Most events held (segment_events_maxlen). */
   readonly maxEvents: number;
 }
@@ -48,16 +50,17 @@ export class SegmentDiffWriter extends SnapshotWriter {
   private droppedCandidates = 0;
   private readonly reads = new Set<Promise<void>>();
   private readFailure: Error | null = null;
-  private readonly current: MembershipVersion;
+  /** Where the new version's memberships are (the previous one's: diff.previous). */
+  readonly current: MembershipVersion;
 
   constructor(
     private readonly client: Redis,
-    keys: KeyLayout,
-    dataset: string,
+    readonly keys: KeyLayout,
+    readonly dataset: string,
     version: number,
     buckets: number,
     options: WriterOptions,
-    private readonly diff: SegmentDiffOptions,
+    readonly diff: SegmentDiffOptions,
   ) {
     super(client, keys, dataset, version, buckets, options);
     this.current = { bucketPrefix: keys.bucketPrefix(dataset, version), buckets };
