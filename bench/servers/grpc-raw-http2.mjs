@@ -25,6 +25,8 @@ function onStream(stream, headers) {
   const chunks = [];
   stream.on('data', (d) => chunks.push(d));
   stream.on('end', () => {
+    // The client may have cancelled it meanwhile (its deadline passed while the call queued).
+    if (stream.destroyed || stream.closed) return;
     const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     if (!c || !body.equals(c.request)) {
       stream.respond({ ...HEADERS, 'grpc-status': '5', 'grpc-message': 'not the recorded request' }, { endStream: true });
