@@ -50,7 +50,7 @@ export const cacheSchema = optionalSection({
 });
 
 export const loaderSchema = optionalSection({
-  batch_rows: integer(DEFAULTS.loaderBatchRows, 1, 100_000, { doc: 'Rows per pipelined write batch.' }),
+  batch_rows: integer(DEFAULTS.loaderBatchRows, 1, 100_000, { doc: 'Rows a write batch waits for at least (unless it reaches 8 MiB first); batches hold about 16 rows per bucket, at most 65 536, and go out as one HSET per bucket.' }),
   max_batches_in_flight: integer(DEFAULTS.loaderMaxBatchesInFlight, 1, 64, { doc: 'Write batches outstanding at once; with `batch_rows`, bounds loader memory beyond the row group being read.' }),
   lock_ttl_ms: integer(DEFAULTS.loaderLockTtlMs, 1000, 3_600_000, { doc: 'TTL of a dataset\'s load lock; a running load renews it every third of the TTL.' }),
   reclaim_grace_ms: integer(DEFAULTS.loaderReclaimGraceMs, 0, 86_400_000, { doc: 'How long a version stays in Redis after it stopped being served before reclaim may delete it.' }),
