@@ -22,10 +22,10 @@ describe('/metrics auth', () => {
     const url = `http://127.0.0.1:${app.httpPort}/metrics`;
     const none = await fetch(url);
     expect(none.status).toBe(401);
-    expect((await none.json()).error.code).toBe('UNAUTHENTICATED');
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
     const writer = await fetch(url, { headers: { authorization: 'Bearer write-token' } });
     expect(writer.status).toBe(403);
-    expect((await writer.json()).error.code).toBe('PERMISSION_DENIED');
+    expect(((await writer.json()) as { error: { code: string } }).error.code).toBe('PERMISSION_DENIED');
     const reader = await fetch(url, { headers: { authorization: 'Bearer scrape-token' } });
     expect(reader.status).toBe(200);
     const text = await reader.text();
