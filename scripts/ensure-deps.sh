@@ -53,6 +53,16 @@ if [ "${1:-}" = "--test" ] && { ! command -v go >/dev/null 2>&1 || [ ! -d /usr/s
   fi
 fi
 
+# kcat (--test only): the Kafka tests start librdkafka's mock cluster with it (test/support/kafka-mock.ts).
+if [ "${1:-}" = "--test" ] && ! command -v kcat >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""; if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+  if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
+    echo "installing kcat with apt-get..." >&2
+    $SUDO apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat >/dev/null
+  fi
+fi
+
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("malt needs Node.js >= 20.19, found "+process.versions.node); process.exit(1) }'
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -67,6 +67,9 @@ const TABLES = {
   'datasets.checks': table(schema.checksSchema, 'checks.'),
   'datasets.sync': table(schema.syncSchema, 'sync.'),
   'datasets.updates': table(schema.updatesSchema, 'updates.'),
+  'datasets.updates_kafka': table(schema.updatesKafkaSchema, 'updates_kafka.'),
+  'datasets.updates_kafka.tls': table(schema.kafkaTlsSchema, 'updates_kafka.tls.'),
+  'datasets.updates_kafka.sasl': table(schema.kafkaSaslSchema, 'updates_kafka.sasl.'),
 };
 
 const check = process.argv.includes('--check');

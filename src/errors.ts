@@ -49,6 +49,7 @@ export const ERROR_CATALOG = {
   SOURCE_LAYOUT_INVALID: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'The Parquet source\'s Hive partition folders (k=v/) disagree across files (different keys, order or depth), or partition: latest found no partition folder.' },
   UPDATE_INVALID: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, summary: 'A pushed batch of updates has invalid items (listed per item in `error.items`: index, code, message); nothing of the batch was applied.' },
   UPDATES_DISABLED: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, summary: 'The dataset does not accept real-time updates: set `updates.enabled: true` for it in the config.' },
+  KAFKA_UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, summary: '`malt consume` could not join its consumer group on the `updates_kafka` brokers (unreachable, TLS or SASL refused, or no such topic); see docs/kafka.md.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

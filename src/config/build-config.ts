@@ -54,6 +54,33 @@ function buildDataset(d: DatasetDocument, baseDir: string) {
     deadLetterMaxlen: d.dead_letter_maxlen,
     /** Segment enter/exit events (docs/updates.md#segment-enterexit-events); null: none. */
     segmentEvents: d.segment_events_stream === null ? null : { stream: d.segment_events_stream, maxlen: d.segment_events_maxlen },
+    /** `malt consume` from Kafka (docs/kafka.md); null: not consumed from Kafka. */
+    updatesKafka: d.updates_kafka === null ? null : buildKafka(d.updates_kafka, d.dead_letter_stream, baseDir),
+  };
+}
+
+function buildKafka(k: NonNullable<DatasetDocument['updates_kafka']>, deadLetterStream: string | null, baseDir: string) {
+  const file = (p: string | null): string | null => (p === null ? null : path.resolve(baseDir, p));
+  return {
+    brokers: k.brokers,
+    topic: k.topic,
+    /** null: `consume.group`. */
+    group: k.group,
+    clientId: k.client_id,
+    deadLetterTopic: k.dead_letter_topic,
+    /** Where bad records go when there is no dead-letter topic (a Redis stream). */
+    deadLetterStream: k.dead_letter_topic !== null ? null : (deadLetterStream ?? `${k.topic}:dead`),
+    startFrom: k.start_from,
+    batchSize: k.batch_size,
+    maxWaitMs: k.max_wait_ms,
+    sessionTimeoutMs: k.session_timeout_ms,
+    lagLogIntervalMs: k.lag_log_interval,
+    /** null: plaintext. */
+    tls: k.tls.enabled || k.tls.ca !== null || k.tls.cert !== null || k.tls.key !== null
+      ? { ca: file(k.tls.ca), cert: file(k.tls.cert), key: file(k.tls.key), serverName: k.tls.server_name, rejectUnauthorized: k.tls.reject_unauthorized }
+      : null,
+    /** null: no SASL. */
+    sasl: k.sasl.mechanism === 'none' ? null : { mechanism: k.sasl.mechanism, username: k.sasl.username, passwordEnv: k.sasl.password_env, tokenEnv: k.sasl.token_env },
   };
 }
 

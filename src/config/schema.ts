@@ -99,6 +99,39 @@ export const updatesSchema = optionalSection({
   max_batch: integer(DEFAULTS.updatesMaxBatch, 1, 10_000, { doc: 'Most updates in one push (HTTP or gRPC) or one consumed batch; more is `BATCH_TOO_LARGE`.' }),
 }, { doc: 'Real-time updates. See [docs/updates.md](updates.md).', shownDefault: 'see below' });
 
+export const kafkaTlsSchema = optionalSection({
+  enabled: boolean(false, { doc: 'Connect to the brokers over TLS. Setting `ca`, `cert` or `key` turns it on too.' }),
+  ca: optionalString({ type: 'path', doc: 'PEM CA bundle the brokers\' certificates are verified against (default: Node\'s bundled CAs).' }),
+  cert: optionalString({ type: 'path', doc: 'PEM client certificate (mutual TLS), with `key`.' }),
+  key: optionalString({ type: 'path', doc: 'PEM private key of `cert`.' }),
+  server_name: optionalString({ doc: 'TLS server name (SNI) to send and verify, when it differs from the broker host.' }),
+  reject_unauthorized: boolean(true, { doc: 'Refuse brokers whose certificate does not verify. Turn off only for tests.' }),
+}, { doc: 'TLS to the brokers; see the `updates_kafka.tls` table.', shownDefault: 'plaintext' });
+
+export const kafkaSaslSchema = optionalSection({
+  mechanism: oneOf(['none', 'PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'], 'none', { doc: 'SASL mechanism; `none`: no SASL.' }),
+  username: optionalString({ doc: 'PLAIN and SCRAM user name.' }),
+  password_env: stringWithDefault('MALT_KAFKA_PASSWORD', { doc: 'Environment variable holding the PLAIN or SCRAM password (passwords are never written in the config file).' }),
+  token_env: stringWithDefault('MALT_KAFKA_TOKEN', { doc: 'Environment variable holding the OAUTHBEARER token.' }),
+}, { doc: 'SASL authentication; see the `updates_kafka.sasl` table.', shownDefault: 'none' });
+
+export const updatesKafkaSchema = section({
+  brokers: z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+    z.array(z.string().regex(HOST_PORT, { error: 'must be host:port' }), { error: 'must be a list of host:port bootstrap brokers' }).min(1, { error: 'must list at least one host:port' }))
+    .meta({ type: 'list of `host:port`', shownDefault: 'required', doc: 'Bootstrap brokers (a list, or one comma-separated string).' }),
+  topic: requiredString({ doc: 'Topic of update records (JSON values with the fields of an `updates_stream` entry; the record key may carry the entity id).' }),
+  group: optionalString({ shownDefault: '`consume.group`', doc: 'Consumer group; the consumers of one group share the topic\'s partitions.' }),
+  client_id: stringWithDefault('malt', { doc: 'Kafka client id (broker logs, quotas).' }),
+  dead_letter_topic: optionalString({ shownDefault: 'none: the Redis stream `dead_letter_stream`', doc: 'Topic malformed or refused records are produced to, with the reason in headers. Unset: they are appended to the Redis stream `dead_letter_stream` (default `<topic>:dead`).' }),
+  start_from: oneOf(['earliest', 'latest'], 'earliest', { doc: 'Where a group with no committed offset for a partition starts.' }),
+  batch_size: integer(500, 1, 10_000, { doc: 'Most records applied in one write (and committed together).' }),
+  max_wait_ms: integer(500, 10, 30_000, { doc: 'Longest one fetch waits for new records.' }),
+  session_timeout_ms: integer(30_000, 1000, 3_600_000, { doc: 'A consumer that sends no heartbeat for this long leaves the group and its partitions go to the others.' }),
+  lag_log_interval: duration(60_000, 1000, 86_400_000, { doc: 'How often each consumer logs its lag per assigned partition (one line).' }),
+  tls: kafkaTlsSchema,
+  sasl: kafkaSaslSchema,
+}, { doc: 'Kafka topic `malt consume` reads this dataset\'s updates from. See [docs/kafka.md](kafka.md).' });
+
 export const datasetSchema = section({
   name: requiredString({ doc: 'Dataset name used in the APIs and the CLI; `^[a-z][a-z0-9_]{0,62}$`; unique.' })
     .refine((s) => DATASET_NAME.test(s), { error: (iss) => `"${String(iss.input)}" must match ${DATASET_NAME} (lower-case letters, digits, underscores)` }),
@@ -126,6 +159,8 @@ export const datasetSchema = section({
   updates: updatesSchema,
   updates_stream: optionalString({ doc: 'Redis Stream `malt consume` reads this dataset\'s updates from (fields `entity_id`, `op`, `values`, `segment`, `event_time`). See [docs/consume.md](consume.md).' }),
   dead_letter_stream: optionalString({ shownDefault: '`<updates_stream>:dead`', doc: 'Redis Stream `malt consume` appends malformed or invalid entries to, with the reason.' }),
+  updates_kafka: z.preprocess((v) => (v === undefined ? null : v), updatesKafkaSchema.nullable())
+    .meta({ type: 'mapping', shownDefault: 'none', doc: 'Kafka topic `malt consume` reads this dataset\'s updates from; see the `updates_kafka` tables and [docs/kafka.md](kafka.md).' }),
   dead_letter_maxlen: integer(DEFAULTS.deadLetterMaxlen, 1000, 100_000_000, { doc: 'The dead-letter stream is trimmed to about this many entries (`XADD MAXLEN ~`) as `malt consume` appends to it.' }),
   segment_events_stream: optionalString({ doc: 'Segments only. Redis Stream malt appends an entry to whenever an entity enters or leaves a segment (by an update, a stream operation or a load), fields `entity_id`, `segment`, `change` (`enter` \\| `exit`), `version`, `at`. See [docs/updates.md](updates.md#segment-enterexit-events).' }),
   segment_events_maxlen: integer(DEFAULTS.segmentEventsMaxlen, 1000, 100_000_000, { doc: 'The events stream is trimmed to about this many entries (`XADD MAXLEN ~`); also the most events one load holds before it appends them (more are counted as dropped and reported).' }),
