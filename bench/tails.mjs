@@ -120,8 +120,8 @@ async function main() {
     await waitQuiet([redis.pid, ...Object.values(servers).map((s) => s.pid)]);
     const ctx = { opts, ids, servers, maltGrpc, maltHttp, loadgen, redis, log };
     const startedAt = new Date().toISOString();
-    const runs = await runTails(ctx);
-    if (runs.length === 0) throw new Error(`--points ${a.points} names no point`);
+    const { runs, failed } = await runTails(ctx);
+    if (runs.length === 0 && failed.length === 0) throw new Error(`--points ${a.points} names no point`);
     const summary = summarise(runs);
     const rate0 = opts.rates.includes(5000) ? 5000 : opts.rates[0];
     const perRound = {};
@@ -132,7 +132,7 @@ async function main() {
     perRound[`Get@${rate0} ÷ bare grpc-js`] = roundRatios(runs, maltGrpc, 'grpc-js', { point: `get@${rate0}` });
     const result = {
       meta: { startedAt, ...opts, nodeVersions: [process.version], loadBefore, loadAfter: os.loadavg().map((x) => x.toFixed(2)).join(' '), loadgen: loadgen.goVersion, variants: maltVariants(), ids: { hot: ids.hot, batch: ids.batch.length } },
-      checks, summary, ratios: { perRound, saturation: saturationRatios(summary, maltGrpc) }, runs,
+      checks, summary, ratios: { perRound, saturation: saturationRatios(summary, maltGrpc) }, failed, runs,
     };
     mkdirSync(opts.out, { recursive: true });
     const stamp = startedAt.replace(/[:.]/g, '-');

@@ -97,6 +97,7 @@ export function markdown(result) {
   for (const [name, byKey] of Object.entries(ratios.perRound)) {
     for (const [key, v] of Object.entries(byKey)) lines.push(`- ${name}, ${key}: ${v.each.join(' / ')} (worst ${v.max})`);
   }
+  for (const f of result.failed ?? []) lines.push(`- FAILED round ${f.round} ${f.point} ${f.server}: ${f.error.split('\n')[0]}`);
   if (ratios.saturation) lines.push(`- saturation (malt ÷ raw node:http2, median achieved): ${Object.entries(ratios.saturation).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   return `${lines.join('\n')}\n`;
 }

@@ -30,7 +30,7 @@ export async function loadgenRun(ctx, server, point) {
   const busy1 = machineBusySeconds();
   const stats = await server.stats();
   if (server.exitCode !== null) throw new Error(`${server.label} exited (${server.exitCode}) during the run:\n${server.stderr}`);
-  if (r.code !== 0) throw new Error(`loadgen against ${server.label} exited ${r.code}: ${r.stderr.slice(-1000)}`);
+  if (r.code !== 0) throw new Error(`loadgen against ${server.label} exited ${r.code ?? r.signal}: ${r.stderr.slice(-1000)}`);
   const out = JSON.parse(r.stdout);
   const serverCpu = cpu1 - cpu0;
   const genCpu = r.cpuSeconds ?? out.generator.cpuSeconds;
@@ -66,19 +66,30 @@ export function tailPoints(ctx) {
 /** Every point on every server, `opts.rounds` times; the HTTP rows share the gRPC points' rounds. */
 export async function runTails(ctx) {
   const runs = [];
+  const failed = [];
   const points = tailPoints(ctx);
   for (let r = 1; r <= ctx.opts.rounds; r++) {
     for (const point of points) {
       const order = point.servers.map((_, i) => point.servers[(i + r - 1) % point.servers.length]);
       for (const key of order) {
         const server = ctx.servers[key];
-        const res = await loadgenRun(ctx, server, point);
+        let res;
+        try {
+          res = await loadgenRun(ctx, server, point);
+        } catch (err) {
+          // A generator that could not finish (e.g. killed at its time bound) is a failed run,
+          // reported as such; a server that exited ends the suite.
+          if (server.exitCode !== null) throw err;
+          failed.push({ point: point.name, round: r, key, server: server.label, error: String(err.message).slice(0, 500) });
+          ctx.log(`  round ${r} ${point.name.padEnd(16)} ${server.label.padEnd(24)} FAILED: ${String(err.message).split('\n')[0]}`);
+          continue;
+        }
         runs.push({ point: point.name, round: r, key, ...res });
         ctx.log(`  round ${r} ${point.name.padEnd(16)} ${server.label.padEnd(24)} ${fmtRun(res)}`);
       }
     }
   }
-  return runs;
+  return { runs, failed };
 }
 
 function fmtRun(r) {
