@@ -7,7 +7,8 @@
  *
  * Topic: the original key, value and headers, plus headers `dead_code`, `dead_reason`,
  * `dead_topic`, `dead_partition`, `dead_offset`, `dead_consumer`, `dead_at`.
- * Stream: fields `key` and `value` (UTF-8), then the same `dead_*` fields.
+ * Stream: fields `key` and `value` (UTF-8), then the same `dead_*` fields; trimmed like the
+ * Redis Streams consumer's dead letters (`dead_letter_maxlen`).
  */
 import type { Producer } from '@platformatic/kafka';
 import type { Redis } from 'ioredis';
@@ -63,8 +64,8 @@ export function topicDeadLetters(producer: Producer, topic: string, consumer: st
   };
 }
 
-/** Appends dead letters to the Redis stream `stream` in one MULTI. */
-export function streamDeadLetters(redis: Redis, stream: string, consumer: string): KafkaDeadLetterSink {
+/** Appends dead letters to the Redis stream `stream` in one MULTI, trimmed to about `maxlen` entries (dead_letter_maxlen). */
+export function streamDeadLetters(redis: Redis, stream: string, consumer: string, maxlen: number): KafkaDeadLetterSink {
   return {
     target: `stream ${stream}`,
     async write(letters) {
@@ -72,7 +73,7 @@ export function streamDeadLetters(redis: Redis, stream: string, consumer: string
       const at = new Date().toISOString();
       const tx = redis.multi();
       for (const l of letters) {
-        tx.xadd(stream, '*', 'key', l.record.key?.toString('utf8') ?? '', 'value', l.record.value?.toString('utf8') ?? '', ...deadFields(l, consumer, at).flat());
+        tx.xadd(stream, 'MAXLEN', '~', maxlen, '*', 'key', l.record.key?.toString('utf8') ?? '', 'value', l.record.value?.toString('utf8') ?? '', ...deadFields(l, consumer, at).flat());
       }
       const results = await tx.exec();
       const failed = results?.find(([err]) => err !== null);

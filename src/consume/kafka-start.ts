@@ -5,7 +5,7 @@
  */
 import { Producer } from '@platformatic/kafka';
 import type { Redis } from 'ioredis';
-import type { MaltConfig } from '../config.js';
+import type { DatasetConfig, MaltConfig } from '../config.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { UpdateWritePath } from '../updates/write-path.js';
 import { kafkaConnection } from './kafka-client-options.js';
@@ -33,7 +33,7 @@ export async function startKafkaConsumers(cfg: MaltConfig, names: readonly strin
       const k = c.settings;
       const deadLetters: KafkaDeadLetterSink = k.deadLetterTopic !== null
         ? topicDeadLetters(new Producer({ ...connection, idempotent: false, acks: -1, retries: 3, retryDelay: 500 }), k.deadLetterTopic, o.consumer)
-        : streamDeadLetters(o.redis, k.deadLetterStream as string, o.consumer);
+        : streamDeadLetters(o.redis, k.deadLetterStream as string, o.consumer, (cfg.datasets.find((d) => d.name === c.dataset) as DatasetConfig).deadLetterMaxlen);
       runs.push(await startKafkaConsumer({
         dataset: c.dataset, settings: k, group: c.group, consumer: o.consumer, connection,
         writePath: o.writePath, deadLetters, logger: o.logger, ...(o.onLag ? { onLag: o.onLag } : {}),
