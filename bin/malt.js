@@ -20,6 +20,18 @@ const args = process.argv.slice(2);
 const flags = launchFlags({ args, env: process.env, execArgv: process.execArgv });
 
 if (flags.length === 0) {
+  if (process.env[LAUNCHED_ENV] === '1') {
+    // Run by the launcher: should the launcher die without relaying a signal (SIGKILL, the OOM
+    // killer), this process is re-parented; it then shuts down as on SIGTERM instead of living on
+    // orphaned in its own process group.
+    const parent = process.ppid;
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return;
+      clearInterval(watch);
+      process.kill(process.pid, 'SIGTERM');
+    }, 500);
+    watch.unref();
+  }
   await import('../dist/cli.js').catch(notBuilt);
 } else {
   // Its own process group: a terminal's Ctrl-C reaches the launcher only, which relays it once

@@ -100,6 +100,19 @@ describe('bin/malt.js serve', () => {
     expect(() => readFileSync(`/proc/${kids[0]!.pid}/cmdline`)).toThrow();
   });
 
+  it('when the launcher is SIGKILLed, the server it ran shuts down instead of living on orphaned', async () => {
+    const { proc } = await startServe({ MALT_NODE_FLAGS: SEMI });
+    const kids = childProcesses(proc.pid!);
+    expect(kids).toHaveLength(1);
+    expect(await stop(proc, 'SIGKILL')).toBe('SIGKILL');
+    const alive = (): boolean => {
+      try { return !readFileSync(`/proc/${kids[0]!.pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z'); } catch { return false; }
+    };
+    const deadline = Date.now() + 10_000;
+    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(), 'the re-run server outlived its launcher').toBe(false);
+  });
+
   it('without flags to add it serves in the launcher process itself', async () => {
     const { proc, stderr } = await startServe({});
     expect(childProcesses(proc.pid!).filter((c) => c.argv.includes(MALT_BIN))).toEqual([]);
