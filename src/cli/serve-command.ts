@@ -41,13 +41,14 @@ Press Ctrl+C to stop (the embedded Redis keeps its data under .malt/redis).
 
 async function serveUntilSignal(cfg: MaltConfig, demo: boolean, afterClose: () => Promise<void> = async () => undefined): Promise<void> {
   const app = await startServing(cfg, { logger: stderrLogger });
-  log(`HTTP on http://${cfg.serving.host}:${app.httpPort}, gRPC on ${cfg.serving.host}:${app.grpcPort}`);
-  if (demo) printCalls(app.httpPort, app.grpcPort, cfg.serving.host);
   // First SIGINT/SIGTERM: close (in-flight requests finish, the close stack unwinds); a second exits 130.
+  // Installed before the "listening" line, so a supervisor that signals as soon as it reads it is handled.
   onShutdownSignals((signal) => {
     log(`${signal}: shutting down`);
     app.close().then(afterClose).then(() => process.exit(0), () => process.exit(1));
   });
+  log(`HTTP on http://${cfg.serving.host}:${app.httpPort}, gRPC on ${cfg.serving.host}:${app.grpcPort}`);
+  if (demo) printCalls(app.httpPort, app.grpcPort, cfg.serving.host);
 }
 
 export function registerServe(program: Command): void {
