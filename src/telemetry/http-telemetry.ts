@@ -25,7 +25,8 @@ let idSeq = 0;
 export function requestId(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
   if (typeof given === 'string' && REQUEST_ID.test(given)) return given;
-  return `${ID_PREFIX}-${(++idSeq).toString(36)}`;
+  idSeq = (idSeq + 1) & 0x7fffffff; // stays a small integer (fastify does the same)
+  return `${ID_PREFIX}-${idSeq.toString(36)}`;
 }
 
 declare module 'fastify' {

@@ -3,9 +3,10 @@
  * and alert rules in deploy/ reference only these names, test/metrics-deploy.test.ts checks it).
  * One registry per process: a process runs one serving app. Request-path recording goes through
  * pre-bound children (metric-families.ts): a field increment and a bucket scan, no allocation.
- * Process metrics (CPU, memory, event-loop lag, GC) are prom-client's defaults.
+ * Process metrics (CPU, memory, event-loop lag, heap) are prom-client's, without its GC observer.
  */
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { createRequire } from 'node:module';
+import { Registry } from 'prom-client';
 import { type CounterChild, CounterFamily, type ExposedMetric, GaugeFamily, type HistogramChild, HistogramFamily, LATENCY_BUCKETS } from './metric-families.js';
 
 export const registry = new Registry();
@@ -61,11 +62,27 @@ export const metrics = {
 
 let processMetrics = false;
 
-/** Starts prom-client's process metrics (CPU, memory, event-loop lag, GC) once per process. */
+/**
+ * prom-client's default process metrics except its GC histogram: collectDefaultMetrics() also
+ * observes every GC (a PerformanceObserver on 'gc'), which cost 10–14% of an HTTP cache hit's CPU
+ * here (BENCHMARKS.md#telemetry-overhead). The others are read at scrape time, or (event-loop
+ * delay) sampled by a 10 ms libuv timer.
+ */
+const PROCESS_METRICS = [
+  'processCpuTotal', 'processStartTime', 'osMemoryHeap', 'processOpenFileDescriptors', 'processMaxFileDescriptors',
+  'eventLoopLag', 'processHandles', 'processRequests', 'heapSizeAndUsed', 'heapSpacesSizeAndUsed', 'version',
+] as const;
+
+/** Starts the process metrics (CPU, memory, event-loop lag, heap, handles) once per process. */
 export function enableProcessMetrics(): void {
   if (processMetrics) return;
   processMetrics = true;
-  collectDefaultMetrics({ register: registry });
+  const require = createRequire(import.meta.url);
+  for (const name of PROCESS_METRICS) {
+    // prom-client's per-metric modules (what collectDefaultMetrics calls); it has no exports map.
+    const start = require(`prom-client/lib/metrics/${name}`) as (register: Registry, config: object) => void;
+    start(registry, { eventLoopMonitoringPrecision: 10 });
+  }
 }
 
 const collectors = new Set<() => void | Promise<void>>();

@@ -63,8 +63,10 @@ export function parseProm(text: string): PromExposition {
     if (line.startsWith('#')) continue;
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m) throw new Error(`bad sample line: ${line}`);
-    const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
-    if (Number.isNaN(value) && m[3] !== 'NaN') throw new Error(`bad value: ${line}`);
+    // Values as Prometheus reads them (Go's ParseFloat): NaN in any case (prom-client writes "Nan").
+    const raw = m[3] as string;
+    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : /^nan$/i.test(raw) ? NaN : Number(raw);
+    if (Number.isNaN(value) && !/^nan$/i.test(raw)) throw new Error(`bad value: ${line}`);
     const name = m[1] as string;
     if (familyOf(name, types) === undefined) throw new Error(`sample before its TYPE: ${line}`);
     samples.push({ name, labels: parseLabels(m[2] ?? '', line), value });
