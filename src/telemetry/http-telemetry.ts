@@ -51,7 +51,7 @@ export function instrumentHttp(app: FastifyInstance): void {
   });
   // The echo, for replies fastify sends. The entity routes' hijacked fast path skips onSend and
   // puts the id in its own writeHead (http-entity-routes.ts): a setHeader() on the raw response
-  // before writeHead cost ~8% of a cache hit's CPU (BENCHMARKS.md#telemetry-overhead).
+  // before writeHead puts Node on its slower header-merge path (BENCHMARKS.md#telemetry-overhead).
   app.addHook('onSend', (req, reply, payload, done) => {
     reply.header('x-request-id', req.id);
     done(null, payload);
