@@ -29,6 +29,7 @@ const RULES: readonly { readonly name: string; readonly re: RegExp }[] = [
 const EXCEPTIONS: readonly { readonly file: string; readonly rule: string; readonly why: string }[] = [
   { file: 'keys.ts', rule: 'bucket key', why: 'defines bucketOf and KeyLayout.bucket (the key layout)' },
   { file: 'consume/dead-letter.ts', rule: 'pipeline or transaction', why: 'a MULTI of XADD + XACK on stream keys, no data key' },
+  { file: 'consume/kafka-dead-letter.ts', rule: 'pipeline or transaction', why: 'a MULTI of XADDs to one dead-letter stream key (one slot), no data key' },
 ];
 
 /** Source without comments (block, and line comments not part of a URL such as redis://). */
