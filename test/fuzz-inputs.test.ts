@@ -14,6 +14,7 @@ import http2 from 'node:http2';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOG } from '../src/errors.js';
+import { prng } from '../src/sample/sample-lake.js';
 import { writeParquet } from '../src/sample/write-parquet.js';
 import { MALT_BIN, runMalt } from './support/cli-runner.js';
 import { redisUrl, tmpDir, uniquePrefix } from './support/fixtures.js';
@@ -24,18 +25,7 @@ const seedEnv = process.env['MALT_FUZZ_SEED'];
 const SEED = seedEnv === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(seedEnv ?? 20261203);
 const where = `(MALT_FUZZ_SEED=${SEED})`;
 
-/** mulberry32: small, seedable, good enough to pick inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rnd = prng(SEED);
+const rnd = prng(SEED); // the sample lake's seeded mulberry32
 const int = (n: number): number => Math.floor(rnd() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
 function bytes(n: number): Buffer {
