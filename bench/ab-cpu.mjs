@@ -16,10 +16,11 @@
  * default bench/.data). Everything listens on 127.0.0.1 and is stopped by PID at exit.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
+import { parseWrkOutput, writeWrkScript } from './lib/wrk-script.mjs';
 const [workload, secsS, roundsS, ...rest] = process.argv.slice(2);
 const secs = Number(secsS), rounds = Number(roundsS);
 let profDir = null; const trees = [];
@@ -44,35 +45,13 @@ const lake = first.sampleLake(dataDir, players, console.log);
 let requests;
 if (workload === 'batch100' || workload === 'batch10') {
   const size = workload === 'batch100' ? 100 : 10;
-  requests = first.zipfBatches(players, size, size >= 100 ? 50 : 200, 13 + size).map((ids) => `POST\t/v1/entities/batch\t${JSON.stringify({ entity_ids: ids })}`);
+  requests = first.zipfBatches(players, size, size >= 100 ? 50 : 200, 13 + size).map((ids) => ({ method: 'POST', path: '/v1/entities/batch', body: JSON.stringify({ entity_ids: ids }) }));
 } else if (workload === 'single') {
-  requests = first.zipfIds(players, 100_000).map((id) => `GET\t/v1/entities/${id}\t`);
+  requests = first.zipfIds(players, 100_000).map((id) => ({ method: 'GET', path: `/v1/entities/${id}` }));
 } else {
-  requests = first.uniformIds(players, 400_000).map((id) => `GET\t/v1/entities/${id}\t`);
+  requests = first.uniformIds(players, 400_000).map((id) => ({ method: 'GET', path: `/v1/entities/${id}` }));
 }
-const listFile = path.join(tmp, 'reqs.txt');
-writeFileSync(listFile, requests.join('\n') + '\n');
-const script = path.join(tmp, 'wrk.lua');
-writeFileSync(script, `
-local reqs = {}
-local i = 1
-init = function(args)
-  local json = { ["Content-Type"] = "application/json" }
-  for line in io.lines("${listFile}") do
-    local method, p, body = line:match("^(%u+)\\t([^\\t]*)\\t(.*)$")
-    if body == "" then reqs[#reqs + 1] = wrk.format(method, p) else reqs[#reqs + 1] = wrk.format(method, p, json, body) end
-  end
-  math.randomseed(os.time())
-  i = math.random(#reqs)
-end
-request = function()
-  i = i % #reqs + 1
-  return reqs[i]
-end
-done = function(summary, latency, requests)
-  io.write(string.format("BENCHJSON %d %d %d %f\\n", summary.requests, summary.errors.status, summary.duration, latency:percentile(99) / 1000))
-end
-`);
+const script = writeWrkScript(tmp, requests);
 for (const [k, t] of trees.entries()) {
   const ds = await import(path.join(t.root, 'bench/lib/dataset.mjs'));
   if (t.label === 'naive') {
@@ -108,9 +87,8 @@ for (const [k, t] of trees.entries()) {
 function cpuTicks(pid) { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); }
 function wrk(port, d) {
   const out = spawnSync('taskset', ['-c', '1', 'wrk', '-t', '1', '-c', '50', '-d', `${d}s`, '-s', script, `http://127.0.0.1:${port}`], { encoding: 'utf8' });
-  const line = out.stdout.split('\n').find((l) => l.startsWith('BENCHJSON '));
-  const [n, non2xx, us, p99] = line.slice(10).split(' ').map(Number);
-  return { n, non2xx, us, p99 };
+  const j = parseWrkOutput(out);
+  return { n: j.requests, non2xx: j.non2xx, us: j.us, p99: j.p99 };
 }
 const TCK = 100; // USER_HZ
 for (const t of trees) { wrk(t.port, Number(process.env.WARMUP_S ?? 3)); t.res = []; }

@@ -14,6 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summarize } from './latency.mjs';
+import { parseWrkOutput, writeWrkScript } from './wrk-script.mjs';
 import { CLIENT_CORE, cpuMeter, foreignLoad, round, runToEnd, sleep } from './processes.mjs';
 
 const gen = (name) => fileURLToPath(new URL(`./gen/${name}`, import.meta.url));
@@ -184,41 +185,13 @@ function h2loadRun(ctx, server, grpcPath, frame, { durationS, warmupS }) {
  * the Lua init and cycled from a random start; p99.9 comes from its done() hook.
  */
 export function wrkSaturation(ctx, server, requests, { connections = ctx.opts.connections } = {}) {
-  const listFile = path.join(ctx.tmpDir, `wrk-requests-${specSeq++}.txt`);
-  // One request per line: METHOD \t PATH \t BODY (JSON bodies contain no tabs or newlines).
-  writeFileSync(listFile, `${requests.map((r) => `${r.method}\t${r.path}\t${r.body ?? ''}`).join('\n')}\n`);
-  const script = path.join(ctx.tmpDir, `wrk-${specSeq++}.lua`);
-  writeFileSync(script, `
-local reqs = {}
-local i = 1
--- Formatted in init (per thread), once wrk.headers holds the Host header.
-init = function(args)
-  local json = { ["Content-Type"] = "application/json" }
-  for line in io.lines("${listFile}") do
-    local method, p, body = line:match("^(%u+)\t([^\t]*)\t(.*)$")
-    if body == "" then reqs[#reqs + 1] = wrk.format(method, p) else reqs[#reqs + 1] = wrk.format(method, p, json, body) end
-  end
-  math.randomseed(os.time())
-  i = math.random(#reqs)
-end
-request = function()
-  i = i % #reqs + 1
-  return reqs[i]
-end
-done = function(summary, latency, requests)
-  io.write(string.format("BENCHJSON {\\"requests\\":%d,\\"non2xx\\":%d,\\"errors\\":%d,\\"timeouts\\":%d,\\"bytes\\":%d,\\"p50\\":%f,\\"p90\\":%f,\\"p99\\":%f,\\"p999\\":%f,\\"max\\":%f,\\"mean\\":%f,\\"us\\":%d}\\n",
-    summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write, summary.errors.timeout, summary.bytes,
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency:percentile(99.9) / 1000, latency.max / 1000, latency.mean / 1000, summary.duration))
-end
-`);
+  const script = writeWrkScript(ctx.tmpDir, requests);
   // wrk takes whole seconds and has no warm-up of its own: warm up with a separate, unmeasured run.
   const durationS = Math.max(1, Math.round(ctx.opts.duration));
   const base = ['-t', '1', '-c', String(connections), '-s', script, `http://127.0.0.1:${server.httpPort}`];
   const args = ['-d', `${durationS}s`, ...base];
   const parse = (out) => {
-    const line = out.stdout.split('\n').find((l) => l.startsWith('BENCHJSON '));
-    if (!line) throw new Error(`cannot parse wrk output:\n${out.stdout}\n${out.stderr}`);
-    const j = JSON.parse(line.slice('BENCHJSON '.length));
+    const j = parseWrkOutput(out);
     const secs = j.us / 1e6;
     const ok = j.requests - j.non2xx;
     return {

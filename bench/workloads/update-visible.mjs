@@ -31,6 +31,7 @@ import { summarize } from '../lib/latency.mjs';
 import { CLIENT_CORE, commandExists, cpuSeconds, installCleanup, runToEnd, sleep, stopAll } from '../lib/processes.mjs';
 import { startRedis } from '../lib/redis.mjs';
 import { startServer } from '../lib/servers.mjs';
+import { parseWrkOutput, writeWrkScript } from '../lib/wrk-script.mjs';
 import { samplePlayerId } from '../../dist/sample/sample-lake.js';
 
 const { values: opt } = parseArgs({
@@ -70,32 +71,10 @@ function http(port, method, urlPath, body) {
 
 /** wrk, one thread, cycling a request list from a random start; BENCHJSON from its done() hook. */
 async function wrk(port, paths, dir) {
-  const list = path.join(dir, 'paths.txt');
-  writeFileSync(list, `${paths.join('\n')}\n`);
-  const script = path.join(dir, 'wrk.lua');
-  writeFileSync(script, `
-local reqs = {}
-local i = 1
-init = function(args)
-  for line in io.lines("${list}") do reqs[#reqs + 1] = wrk.format("GET", line) end
-  math.randomseed(os.time())
-  i = math.random(#reqs)
-end
-request = function()
-  i = i % #reqs + 1
-  return reqs[i]
-end
-done = function(summary, latency, requests)
-  io.write(string.format("BENCHJSON {\\"requests\\":%d,\\"non2xx\\":%d,\\"errors\\":%d,\\"us\\":%d,\\"p50\\":%f,\\"p99\\":%f}\\n",
-    summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
-end
-`);
+  const script = writeWrkScript(dir, paths.map((p) => ({ method: 'GET', path: p })));
   const out = await runToEnd('wrk', ['-t', '1', '-c', String(connections), '-d', `${durationS}s`, '-s', script, `http://127.0.0.1:${port}`], { core: CLIENT_CORE, timeoutMs: (durationS + 30) * 1000 });
-  const line = out.stdout.split('\n').find((l) => l.startsWith('BENCHJSON '));
-  if (!line) throw new Error(`cannot parse wrk output:\n${out.stdout}\n${out.stderr}`);
-  const j = JSON.parse(line.slice('BENCHJSON '.length));
-  return { rps: (j.requests - j.non2xx) / (j.us / 1e6), non2xx: j.non2xx, errors: j.errors, p50Ms: j.p50, p99Ms: j.p99 };
+  const j = parseWrkOutput(out);
+  return { rps: (j.requests - j.non2xx) / (j.us / 1e6), non2xx: j.non2xx, errors: j.errors + j.timeouts, p50Ms: j.p50, p99Ms: j.p99 };
 }
 
 /**
