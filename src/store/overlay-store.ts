@@ -79,8 +79,8 @@ export function parseOverlay(fields: Readonly<Record<string, string>> | null | u
   return any ? { deletedAt, columns: columns ?? EMPTY, segments: segments ?? EMPTY } : null;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- one shared empty map for every value type
-const EMPTY: ReadonlyMap<string, any> = new Map();
+/** One shared empty map for every value type (a map of `never` is assignable to a map of any V). */
+const EMPTY: ReadonlyMap<string, never> = new Map<string, never>();
 
 export class OverlayStore {
   constructor(

@@ -19,8 +19,10 @@
  * - "Add File and Remove File" (path as a URI, decoded once) — table-path.ts;
  * - "Partition Value Serialization" — partition-value.ts;
  * - "In-Commit Timestamps" (commit time used for as-of and source_as_of) — commit-reader.ts.
- * Not implemented (and not needed to list files): change data files, log compaction files
- * (ignored: commits are always present alongside them), row tracking, domain metadata, txn.
+ * Out of scope by design, because a snapshot's file list does not depend on them: change data
+ * files (`cdc`, the change data feed), log compaction files (an optional shortcut; the commits
+ * they summarise are always present and are replayed instead), row tracking, domain metadata,
+ * txn. Their actions are skipped like any unknown action.
  */
 import { MaltError } from '../../errors.js';
 import type { ObjectInfo, ObjectStore } from '../object-store.js';
