@@ -7,20 +7,12 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ResultCache } from '../src/cache/result-cache.js';
-import { DatasetResult } from '../src/serving/dataset-result.js';
+import { hgetCalls, result } from './support/cache-results.js';
 import { appsClosedAfterAll, featuresDataset, load, makeConfig, ownRedis, serve, tmpDir, writePlayers } from './support/fixtures.js';
 
 const redis = ownRedis();
 const apps = appsClosedAfterAll();
 
-function result(i: number, found = true): DatasetResult {
-  return DatasetResult.build('ds', '1', found, [{ name: 'country', type: 'string', value: `country-${i}-${'x'.repeat(100)}`, status: 'PRESENT' }], null);
-}
-
-async function hgetCalls(client: Redis): Promise<number> {
-  const m = /cmdstat_hget:calls=(\d+)/.exec(await client.info('commandstats'));
-  return m ? Number(m[1]) : 0;
-}
 
 describe('cache admission', () => {
   it('inserts every result until the cache is full', () => {

@@ -2,20 +2,12 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ResultCache } from '../src/cache/result-cache.js';
-import { DatasetResult } from '../src/serving/dataset-result.js';
+import { hgetCalls, result } from './support/cache-results.js';
 import { featuresDataset, load, makeConfig, serve, tmpDir, writePlayers, appsClosedAfterAll, ownRedis } from './support/fixtures.js';
 
 const redis = ownRedis();
 const apps = appsClosedAfterAll();
 
-function result(i: number, found = true): DatasetResult {
-  return DatasetResult.build('ds', '1', found, [{ name: 'country', type: 'string', value: `country-${i}-${'x'.repeat(100)}`, status: 'PRESENT' }], null);
-}
-
-async function hgetCalls(client: Redis): Promise<number> {
-  const m = /cmdstat_hget:calls=(\d+)/.exec(await client.info('commandstats'));
-  return m ? Number(m[1]) : 0;
-}
 
 describe('in-process LRU', () => {
   it('is bounded by bytes: inserting far more than fits keeps the total under max_bytes', () => {

@@ -17,6 +17,7 @@ import { consumedStreams, startStreamConsumer, type ConsumerRun } from '../src/c
 import { parseEntry } from '../src/consume/stream-entry.js';
 import { writeParquet } from '../src/sample/write-parquet.js';
 import { createUpdateWritePath, type UpdateWritePath } from '../src/updates/write-path.js';
+import { levels } from './support/served-levels.js';
 import { appsClosedAfterAll, featuresDataset, load, makeConfig, ownRedis, redisUrl, serve, tmpDir, uniquePrefix, writePlayers, type PlayerRow } from './support/fixtures.js';
 
 const BIN = path.resolve('bin/malt.js');
@@ -116,20 +117,6 @@ async function consumer(s: Setup, name: string, writePath?: UpdateWritePath, cfg
   });
   runs.push(run);
   return run;
-}
-
-/** `level` of each id as served (null when not present). */
-async function levels(app: ServingApp, ids: readonly string[]): Promise<Map<string, string | null>> {
-  const out = new Map<string, string | null>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const res = await app.http.inject({ method: 'POST', url: '/v1/entities/batch', payload: { entity_ids: ids.slice(i, i + 500), datasets: ['players'] } });
-    expect(res.statusCode, res.body).toBe(200);
-    for (const e of res.json().results as { entity_id: string; datasets: { features: Record<string, { value: unknown }> }[] }[]) {
-      const v = e.datasets[0]?.features['level']?.value;
-      out.set(e.entity_id, typeof v === 'string' ? v : null);
-    }
-  }
-  return out;
 }
 
 async function features(app: ServingApp, id: string): Promise<Record<string, { value: unknown; status: string }>> {

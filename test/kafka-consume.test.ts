@@ -22,6 +22,7 @@ import { parseKafkaRecord } from '../src/consume/kafka-record.js';
 import { startKafkaConsumers } from '../src/consume/kafka-start.js';
 import { lineLogger } from '../src/telemetry/logger.js';
 import { createUpdateWritePath } from '../src/updates/write-path.js';
+import { levels } from './support/served-levels.js';
 import { MALT_BIN } from './support/cli-runner.js';
 import { appsClosedAfterAll, featuresDataset, load, makeConfig, redisUrl, serve, tmpDir, uniquePrefix, writePlayers } from './support/fixtures.js';
 import { type KafkaMock, startKafkaMock } from './support/kafka-mock.js';
@@ -81,20 +82,6 @@ async function setup(kafka: Record<string, unknown> = {}): Promise<Setup> {
   const redis = new Redis(redisUrl());
   clients.push(redis);
   return { dir, prefix, topic, group, config, doc, app, redis };
-}
-
-/** `level` of each id as served over HTTP (null when it has none). */
-async function levels(app: ServingApp, ids: readonly string[]): Promise<Map<string, string | null>> {
-  const out = new Map<string, string | null>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const res = await app.http.inject({ method: 'POST', url: '/v1/entities/batch', payload: { entity_ids: ids.slice(i, i + 500), datasets: ['players'] } });
-    expect(res.statusCode, res.body).toBe(200);
-    for (const e of res.json().results as { entity_id: string; datasets: { features: Record<string, { value: unknown }> }[] }[]) {
-      const v = e.datasets[0]?.features['level']?.value;
-      out.set(e.entity_id, typeof v === 'string' ? v : null);
-    }
-  }
-  return out;
 }
 
 /** How many of `expected` (id → level) are served with exactly that level. */
