@@ -4,29 +4,24 @@
  * client discovers too). Real clusters on 127.0.0.1: one with requirepass + masterauth, one
  * TLS-only (client port, cluster bus and replication).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { describeTarget, parseSeed } from '../src/redis/redis-client.js';
-import { MALT_BIN, runMalt } from './support/cli-runner.js';
+import { childrenStoppedAfterAll, MALT_BIN, runMalt } from './support/cli-runner.js';
 import { tmpDir, uniquePrefix, writePlayers } from './support/fixtures.js';
 import { startTestCluster, type TestCluster } from './support/redis-cluster.js';
 import { freePort } from './support/redis-server.js';
 import { makeCa, makeLeaf } from './support/test-certs.js';
 
 const clusters: TestCluster[] = [];
-const children: ChildProcess[] = [];
 afterAll(async () => {
-  for (const c of children) {
-    if (c.exitCode !== null) continue;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    await exited;
-  }
   for (const c of clusters) await c.stop();
 });
+// After hooks run last-registered first: the servers stop before the clusters under them.
+const children = childrenStoppedAfterAll();
 
 const datasets = [{ name: 'd', kind: 'features', source: { format: 'parquet', uri: '/tmp/x' }, key: 'player_id', columns: { ltv: 'double' } }];
 

@@ -3,24 +3,17 @@
  * served by the other within 100 ms, although the other had the entity cached (per-entity
  * invalidation over pub/sub, no full-cache flush). Measured per update and asserted on the worst.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeParquet } from '../src/sample/write-parquet.js';
+import { childrenStoppedAfterAll } from './support/cli-runner.js';
 import { redisUrl, tmpDir, uniquePrefix } from './support/fixtures.js';
 import { freePort } from './support/redis-server.js';
 
 const BIN = path.resolve(import.meta.dirname, '../bin/malt.js');
-const children: ChildProcess[] = [];
-afterAll(async () => {
-  for (const c of children) {
-    if (c.exitCode !== null) continue;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    await exited;
-  }
-});
+const children = childrenStoppedAfterAll();
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<number | null> {
   return new Promise((resolve) => {

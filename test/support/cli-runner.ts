@@ -1,5 +1,6 @@
 /** Runs the built CLI (bin/malt.js → dist/) as a child process and collects its output. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll } from 'vitest';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,4 +17,18 @@ export function runMalt(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: strin
     child.stderr.on('data', (d) => (stderr += d));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Child processes a test file starts (e.g. `malt serve`); each still running gets SIGTERM, and is awaited, after the file's tests. */
+export function childrenStoppedAfterAll(): ChildProcess[] {
+  const children: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const c of children) {
+      if (c.exitCode !== null || c.signalCode !== null) continue;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      await exited;
+    }
+  });
+  return children;
 }
