@@ -92,6 +92,7 @@ export function buildConfig(doc: ConfigDocument, configPath: string | null, base
       host: doc.serving.host,
       httpPort: doc.serving.http_port,
       grpcPort: doc.serving.grpc_port,
+      grpcFastPath: doc.serving.grpc_fast_path,
       requestTimeoutMs: doc.serving.request_timeout_ms,
       maxBatchSize: doc.serving.max_batch_size,
       maxBodyBytes: doc.serving.max_body_bytes,

@@ -80,7 +80,8 @@ export function stringWithDefault(def: string, doc: FieldDoc) {
 }
 
 export function boolean(def: boolean, doc: FieldDoc) {
-  return z.preprocess(nullToUndefined, z.boolean({ error: (iss) => `must be true or false, got ${got(iss.input)}` }).default(def)).meta(doc);
+  // `true` / `false` as strings too: that is how an environment variable (doc.env) spells them.
+  return z.preprocess((v) => (v === null ? undefined : v === 'true' ? true : v === 'false' ? false : v), z.boolean({ error: (iss) => `must be true or false, got ${got(iss.input)}` }).default(def)).meta(doc);
 }
 
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T, def: T[number], doc: FieldDoc) {

@@ -44,6 +44,7 @@ const ENV_OVERRIDES: readonly (readonly [string, string, string])[] = [
   ['MALT_HOST', 'serving', 'host'],
   ['MALT_HTTP_PORT', 'serving', 'http_port'],
   ['MALT_GRPC_PORT', 'serving', 'grpc_port'],
+  ['MALT_GRPC_FAST_PATH', 'serving', 'grpc_fast_path'],
   ['MALT_ADMIN_TOKEN', 'serving', 'admin_token'],
   ['MALT_LOG_LEVEL', 'log', 'level'],
   ['MALT_LOG_FORMAT', 'log', 'format'],

@@ -34,6 +34,7 @@ export const servingSchema = optionalSection({
   host: stringWithDefault(DEFAULTS.host, { doc: 'Interface HTTP and gRPC listen on. Loopback by default.', env: 'MALT_HOST' }),
   http_port: integer(DEFAULTS.httpPort, 0, 65535, { doc: 'HTTP port; 0 picks a free port.', env: 'MALT_HTTP_PORT' }),
   grpc_port: integer(DEFAULTS.grpcPort, 0, 65535, { doc: 'gRPC port; 0 picks a free port.', env: 'MALT_GRPC_PORT' }),
+  grpc_fast_path: boolean(true, { doc: 'Serve the unary reads (`Get`, `BatchGet`, `GetSegments`) from malt\'s own node:http2 handler on the gRPC port, with the same bytes, statuses and metadata; every other call (`Push`, health, reflection) is forwarded to grpc-js. `false`: everything through grpc-js. See the gRPC API section of the README.', env: 'MALT_GRPC_FAST_PATH' }),
   request_timeout_ms: integer(DEFAULTS.requestTimeoutMs, 1, 60_000, { doc: 'Longest a request waits for Redis before failing with `STORE_UNAVAILABLE` (503 / `UNAVAILABLE`). gRPC uses the client\'s deadline when it is shorter.' }),
   max_batch_size: integer(DEFAULTS.maxBatchSize, 1, 100_000, { doc: 'Most entity ids in one batch request; more is `BATCH_TOO_LARGE`.' }),
   max_body_bytes: integer(DEFAULTS.maxBodyBytes, 1024, 64 * 1024 * 1024, { doc: 'Largest HTTP request body; more is `PAYLOAD_TOO_LARGE` (413).' }),
