@@ -105,7 +105,7 @@ export async function startServing(config: MaltConfig, options: StartOptions = {
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.serving.httpPort;
 
-    const grpc: GrpcServing = await startGrpc(lookup, { host: config.serving.host, port: config.serving.grpcPort, timeoutMs: config.serving.requestTimeoutMs, isClosing, logger, auth, tls, writePath });
+    const grpc: GrpcServing = await startGrpc(lookup, { host: config.serving.host, port: config.serving.grpcPort, timeoutMs: config.serving.requestTimeoutMs, isClosing, logger, auth, tls, writePath, fastPath: config.serving.grpcFastPath });
     lifecycle.add('grpc', () => Promise.all([grpc.close(drainMs), closeHttp()]));
     // gRPC health follows the readiness rule from now on (state changes, not only /readyz calls).
     readiness.onChange((r) => {

@@ -7,6 +7,9 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuthPolicy } from '../auth/auth-policy.js';
 import { guardService } from '../auth/grpc-auth.js';
@@ -22,6 +25,9 @@ import type { Logger } from '../telemetry/logger.js';
 import { grpcMethod, grpcRequestId, grpcSpan } from '../telemetry/grpc-telemetry.js';
 import { countError } from '../telemetry/metrics.js';
 import { tracing } from '../telemetry/tracing.js';
+import { H2Server } from './grpc-h2-server.js';
+import { fastMethods } from './grpc-h2-methods.js';
+import { GrpcForwarder } from './grpc-h2-proxy.js';
 
 export const PROTO_ROOT = fileURLToPath(new URL('../../proto/', import.meta.url));
 export const SERVING_PROTO = 'malt/v1/serving.proto';
@@ -36,6 +42,7 @@ export function loadServingPackage(): protoLoader.PackageDefinition {
 }
 
 export interface GrpcServing {
+  /** The grpc-js server (behind the node:http2 fast path when it is on, on a private unix socket). */
   readonly server: grpc.Server;
   readonly port: number;
   readonly health: HealthImplementation;
@@ -90,7 +97,7 @@ function timeoutFor(call: grpc.ServerUnaryCall<unknown, unknown>, cap: number): 
   return Math.max(1, Math.min(cap, at - Date.now()));
 }
 
-function fail(err: unknown, logger?: Logger, call?: { metadata: grpc.Metadata }): grpc.ServiceError {
+export function fail(err: unknown, logger?: Logger, call?: { metadata: grpc.Metadata }): grpc.ServiceError {
   const e = toMaltError(err);
   countError('grpc', e.code);
   if (e.code === 'INTERNAL') logger?.error(`INTERNAL error on gRPC call: ${err instanceof Error ? err.stack : String(err)}`, call ? { request_id: grpcRequestId(call.metadata) } : undefined);
@@ -157,6 +164,12 @@ export interface GrpcServerOptions extends UnaryOptions {
   readonly tls?: TlsFiles | null;
   /** Where Push applies updates (updates/write-path.ts); without one Push answers UPDATES_DISABLED. */
   readonly writePath?: UpdateWritePath;
+  /**
+   * serving.grpc_fast_path (default true): a node:http2 server owns the port, answers Get,
+   * BatchGet and GetSegments itself and forwards everything else to grpc-js
+   * (grpc-h2-server.ts); false: grpc-js serves the port alone.
+   */
+  readonly fastPath?: boolean;
 }
 
 export async function startGrpc(lookup: Lookup, opts: GrpcServerOptions): Promise<GrpcServing> {
@@ -188,6 +201,7 @@ export async function startGrpc(lookup: Lookup, opts: GrpcServerOptions): Promis
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);
   new ReflectionService(pkgDef).addToServer(server);
+  if (opts.fastPath ?? true) return fronted(server, health, lookup, servingDefinition(loaded.malt.v1.Serving.service), opts);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${opts.host}:${opts.port}`, grpcServerCredentials(opts.tls ?? null), (err, p) => (err ? reject(err) : resolve(p)));
   });
@@ -204,6 +218,60 @@ export async function startGrpc(lookup: Lookup, opts: GrpcServerOptions): Promis
         clearTimeout(timer);
         resolve();
       });
+    }),
+  };
+}
+
+/**
+ * The fast path: grpc-js on a unix socket in a private (0700) folder, the public port owned by
+ * the node:http2 server (grpc-h2-server.ts) that answers the reads and forwards the rest.
+ */
+async function fronted(server: grpc.Server, health: HealthImplementation, lookup: Lookup, service: grpc.ServiceDefinition, opts: GrpcServerOptions): Promise<GrpcServing> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'malt-grpc-'));
+  const socket = path.join(dir, 'grpc.sock');
+  const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
+  let h2: H2Server;
+  let forwarder: GrpcForwarder;
+  let port: number;
+  try {
+    await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    });
+    forwarder = new GrpcForwarder(socket);
+    h2 = new H2Server({
+      host: opts.host, port: opts.port, tls: opts.tls ?? null, methods: fastMethods(lookup, service), forwarder,
+      isClosing: opts.isClosing, timeoutMs: opts.timeoutMs, ...(opts.auth ? { auth: opts.auth } : {}), ...(opts.logger ? { logger: opts.logger } : {}),
+      fail, metadataOf: (headers) => grpc.Metadata.fromHttp2Headers(headers),
+    });
+    port = await h2.listen();
+  } catch (err) {
+    server.forceShutdown();
+    removeDir();
+    throw err;
+  }
+  return {
+    server, port, health,
+    close: (graceMs) => new Promise<void>((resolve) => {
+      health.setStatus('', 'NOT_SERVING');
+      health.setStatus(SERVICE_NAME, 'NOT_SERVING');
+      let left = 2;
+      const finished = (): void => {
+        if (--left > 0) return;
+        clearTimeout(timer);
+        forwarder.destroy();
+        h2.destroy();
+        removeDir();
+        resolve();
+      };
+      // Past the grace period: reset what is still in flight on both servers.
+      const timer = setTimeout(() => {
+        h2.destroy();
+        forwarder.destroy();
+        server.forceShutdown();
+      }, graceMs);
+      // GOAWAY to every client; each connection closes once its calls are done.
+      void h2.drain().then(finished);
+      server.tryShutdown(finished);
     }),
   };
 }

@@ -26,9 +26,20 @@ export function grpcRequestId(metadata: Metadata): string | null {
   return typeof v === 'string' && REQUEST_ID.test(v) ? v : null;
 }
 
+/** grpcRequestId from the request's HTTP/2 headers (the node:http2 fast path, serving/grpc-h2-server.ts). */
+export function grpcHeaderRequestId(headers: Readonly<Record<string, string | string[] | undefined>>): string | null {
+  const raw = headers['x-request-id'];
+  const v = Array.isArray(raw) ? raw[0] : raw;
+  return typeof v === 'string' && REQUEST_ID.test(v) ? v : null;
+}
+
 /** Runs `fn` inside a server span for `method` (only when tracing is on); the span ends with `end(code)`. */
 export function grpcSpan(method: string, metadata: Metadata): { run: <R>(fn: () => R) => R; end: (code: number, message?: string) => void } {
-  const id = grpcRequestId(metadata);
+  return grpcSpanWithId(method, grpcRequestId(metadata));
+}
+
+/** grpcSpan given the request id (grpcRequestId or grpcHeaderRequestId). */
+export function grpcSpanWithId(method: string, id: string | null): { run: <R>(fn: () => R) => R; end: (code: number, message?: string) => void } {
   const span: Span = tracer.startSpan(`malt.v1.Serving/${method}`, {
     kind: SpanKind.SERVER,
     attributes: { 'rpc.system': 'grpc', 'rpc.service': 'malt.v1.Serving', 'rpc.method': method, ...(id ? { 'malt.request_id': id } : {}) },

@@ -1,0 +1,308 @@
+/**
+ * The gRPC port's own node:http2 server (serving.grpc_fast_path, issue 10): Get, BatchGet and
+ * GetSegments are answered inline, with the bytes, statuses, trailers and metadata grpc-js
+ * sends for them; every other stream is forwarded to malt's grpc-js server
+ * (grpc-h2-proxy.ts). Per call it does what grpc-js + grpc-server.ts's wrapper do, in the same
+ * order: metadata size (HEADERS_TOO_LARGE), `grpc-timeout`, the message (size limit,
+ * compression, exactly one), then on end of stream the auth check, the span, SHUTTING_DOWN,
+ * an undecodable request (INVALID_ARGUMENT), the lookup bounded by the deadline (capped by
+ * serving.request_timeout_ms) and the answer; DEADLINE_EXCEEDED when the deadline passes first;
+ * a client's RST_STREAM abandons the call. Errors are Trailers-Only responses.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import http2 from 'node:http2';
+import type { AuthPolicy } from '../auth/auth-policy.js';
+import { MaltError } from '../errors.js';
+import type { Logger } from '../telemetry/logger.js';
+import { grpcHeaderRequestId, grpcMethod, grpcSpanWithId } from '../telemetry/grpc-telemetry.js';
+import type { GrpcMethodMetrics } from '../telemetry/metrics.js';
+import { tracing } from '../telemetry/tracing.js';
+import type { TlsFiles } from '../tls/tls-files.js';
+import { type CallStatus, MAX_RECEIVE_MESSAGE_BYTES, MessageReader, MessageTooLarge, compressedProblem, decompress, frameMessage } from './grpc-h2-framing.js';
+import type { FastMethod } from './grpc-h2-methods.js';
+import type { GrpcForwarder } from './grpc-h2-proxy.js';
+import { metadataHeadersBytes, MAX_METADATA_BYTES } from './grpc-metadata-limit.js';
+import { UndecodableRequest } from './grpc-request-reader.js';
+import { invalidTimeoutMessage, parseGrpcTimeout } from './grpc-timeout.js';
+
+const OK = 0;
+const DEADLINE_EXCEEDED = 4;
+const UNIMPLEMENTED = 12;
+const INTERNAL = 13;
+
+/** A catalog error as grpc-server.ts's fail() builds it: the status and its trailing metadata. */
+type Fail = (err: unknown, logger?: Logger, call?: { metadata: grpc.Metadata }) => grpc.ServiceError;
+
+export interface H2ServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: TlsFiles | null;
+  readonly methods: ReadonlyMap<string, FastMethod>;
+  readonly forwarder: GrpcForwarder;
+  readonly isClosing: () => boolean;
+  /** serving.request_timeout_ms: the longest a call's Redis work may take. */
+  readonly timeoutMs: number;
+  readonly auth?: AuthPolicy;
+  readonly logger?: Logger;
+  readonly fail: Fail;
+  /** The request headers as grpc-js metadata (for an INTERNAL error's log line). */
+  readonly metadataOf: (headers: http2.IncomingHttpHeaders) => grpc.Metadata;
+}
+
+/**
+ * HTTP/2 settings: bounded where Node's defaults are not. Header lists up to 1 MiB are read, so
+ * metadata past the 16 KiB bound gets HEADERS_TOO_LARGE (as from grpc-js) rather than a reset;
+ * maxSessionMemory (MB) bounds what one connection may buffer.
+ */
+const H2_OPTIONS: http2.ServerOptions = {
+  maxSessionMemory: 64,
+  maxSendHeaderBlockLength: 1024 * 1024,
+  settings: { maxConcurrentStreams: 1000, maxHeaderListSize: 1024 * 1024 },
+};
+
+const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = {
+  ':status': 200,
+  'content-type': 'application/grpc+proto',
+  'grpc-accept-encoding': 'identity,deflate,gzip',
+  'grpc-encoding': 'identity',
+};
+const OK_TRAILERS: http2.OutgoingHttpHeaders = { 'grpc-status': '0', 'grpc-message': 'OK' };
+const LEGAL_VALUE = /^[ -~]*$/;
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+interface Bound {
+  readonly method: FastMethod;
+  readonly path: string;
+  readonly metrics: GrpcMethodMetrics;
+}
+
+/** One unary call on the fast path. */
+class UnaryCall {
+  private done = false;
+  private timer: NodeJS.Timeout | null = null;
+  private deadline = Infinity;
+  private message: Buffer | null = null;
+  private compressed = false;
+  private count = 0;
+  private reader: MessageReader | null = null;
+  private readonly encoding: string;
+
+  constructor(private readonly srv: H2Server, private readonly stream: http2.ServerHttp2Stream, private readonly headers: http2.IncomingHttpHeaders, private readonly b: Bound) {
+    this.encoding = first(headers['grpc-encoding']) ?? 'identity';
+    stream.on('error', noop);
+    stream.on('close', () => this.onClose());
+    const opts = srv.opts;
+    // grpc-js's order: the metadata bound (an interceptor, synchronous) answers before a bad
+    // grpc-timeout (answered on the next tick), which answers before any message is read.
+    const bytes = metadataHeadersBytes(headers);
+    if (bytes > MAX_METADATA_BYTES) {
+      this.finishError(opts.fail(new MaltError('HEADERS_TOO_LARGE', `request metadata is ${bytes} bytes; this server accepts at most ${MAX_METADATA_BYTES} (16 KiB)`)));
+      return;
+    }
+    const timeout = first(headers['grpc-timeout']);
+    if (timeout !== undefined) {
+      const ms = parseGrpcTimeout(timeout);
+      if (ms === null) {
+        this.finish({ code: INTERNAL, details: invalidTimeoutMessage(timeout) });
+        return;
+      }
+      this.deadline = Date.now() + ms;
+      this.timer = setTimeout(() => this.finish({ code: DEADLINE_EXCEEDED, details: 'Deadline exceeded' }), ms);
+    }
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('end', () => this.onEnd());
+  }
+
+  private onClose(): void {
+    // Closed before we answered: the client reset it (cancelled); nothing is sent.
+    this.done = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.done) return;
+    try {
+      (this.reader ??= new MessageReader(MAX_RECEIVE_MESSAGE_BYTES)).write(chunk, (compressed, body) => this.onMessage(compressed, body));
+    } catch (err) {
+      if (err instanceof MessageTooLarge) this.finish(err);
+      else throw err;
+    }
+  }
+
+  private onMessage(compressed: boolean, body: Buffer): void {
+    if (this.done) return;
+    if (compressed) {
+      const problem = compressedProblem(this.encoding);
+      if (problem !== null) {
+        this.finish(problem);
+        return;
+      }
+    }
+    if (++this.count === 2) {
+      this.finish({ code: UNIMPLEMENTED, details: `Received a second request message for server streaming method ${this.b.path}` });
+      return;
+    }
+    this.message = body;
+    this.compressed = compressed;
+  }
+
+  private onEnd(): void {
+    if (this.done) return;
+    const body = this.message;
+    if (body === null) {
+      this.finish({ code: UNIMPLEMENTED, details: `Received no request message for server streaming method ${this.b.path}` });
+      return;
+    }
+    if (!this.compressed) {
+      this.start(this.b.method.decode(body));
+      return;
+    }
+    decompress(body, this.encoding as 'gzip' | 'deflate').then((plain) => {
+      if (!this.done) this.start(this.b.method.decode(plain));
+    }, (status: CallStatus) => this.finish(status));
+  }
+
+  /** The request is in: auth, then the call (in a span when tracing is on). */
+  private start(request: unknown): void {
+    const { opts } = this.srv;
+    if (opts.auth?.enabled) {
+      try {
+        const v = first(this.headers['authorization']);
+        opts.auth.check(v !== undefined && LEGAL_VALUE.test(v) ? v : undefined, 'read');
+      } catch (err) {
+        this.finishError(opts.fail(err, opts.logger));
+        return;
+      }
+    }
+    if (!tracing.on) {
+      this.run(request, null);
+      return;
+    }
+    const span = grpcSpanWithId(this.b.method.name, grpcHeaderRequestId(this.headers));
+    span.run(() => this.run(request, span.end));
+  }
+
+  private run(request: unknown, endSpan: ((code: number, message?: string) => void) | null): void {
+    const { opts } = this.srv;
+    const started = performance.now();
+    const m = this.b.metrics;
+    const failWith = (e: grpc.ServiceError): void => {
+      endSpan?.(e.code, e.details);
+      this.finishError(e);
+      m.record(e.code, started);
+    };
+    if (opts.isClosing()) {
+      failWith(opts.fail(new MaltError('SHUTTING_DOWN', 'server is shutting down'), opts.logger));
+      return;
+    }
+    if (request instanceof UndecodableRequest) {
+      failWith(opts.fail(new MaltError('INVALID_ARGUMENT', `request message does not decode: ${request.reason}`), opts.logger));
+      return;
+    }
+    const cap = opts.timeoutMs;
+    const timeoutMs = this.deadline === Infinity ? cap : Math.max(1, Math.min(cap, this.deadline - Date.now()));
+    this.b.method.run(request as never, timeoutMs).then((bytes) => {
+      endSpan?.(OK);
+      this.respond(bytes);
+      m.record(OK, started);
+    }, (err: unknown) => {
+      const headers = this.headers;
+      const metadataOf = opts.metadataOf;
+      failWith(opts.fail(err, opts.logger, { get metadata() { return metadataOf(headers); } }));
+    });
+  }
+
+  private respond(message: Buffer): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    const s = this.stream;
+    if (s.destroyed || s.closed) return;
+    s.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    s.once('wantTrailers', () => s.sendTrailers(OK_TRAILERS));
+    s.end(frameMessage(message));
+  }
+
+  private finishError(e: grpc.ServiceError): void {
+    this.finish({ code: e.code, details: e.details }, e.metadata.toHttp2Headers());
+  }
+
+  /** A Trailers-Only response, as grpc-js's sendStatus before any message. */
+  private finish(status: CallStatus, metadata?: http2.OutgoingHttpHeaders): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    const s = this.stream;
+    if (s.destroyed || s.closed) return;
+    s.respond({ 'grpc-status': String(status.code), 'grpc-message': encodeURI(status.details), ':status': 200, 'content-type': 'application/grpc+proto', ...metadata }, { endStream: true });
+    // Whatever the client still sends is read and dropped (grpc-js resumes the stream likewise).
+    s.resume();
+  }
+}
+
+function noop(): void {}
+
+export class H2Server {
+  readonly server: http2.Http2Server | http2.Http2SecureServer;
+  private readonly bound = new Map<string, Bound>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private unwatchTls: (() => void) | null = null;
+
+  constructor(readonly opts: H2ServerOptions) {
+    for (const [path, method] of opts.methods) this.bound.set(path, { method, path, metrics: grpcMethod(method.name) });
+    const tls = opts.tls;
+    if (tls === null) {
+      this.server = http2.createServer(H2_OPTIONS);
+    } else {
+      const secure = http2.createSecureServer({ ...H2_OPTIONS, ...tls.httpsOptions(), ALPNProtocols: ['h2'], allowHTTP1: false });
+      this.unwatchTls = tls.onChange((ctx) => secure.setSecureContext(ctx));
+      this.server = secure;
+    }
+    this.server.on('session', (s: http2.ServerHttp2Session) => {
+      this.sessions.add(s);
+      s.on('error', noop);
+      s.once('close', () => this.sessions.delete(s));
+    });
+    this.server.on('sessionError', noop);
+    this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
+  }
+
+  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    const b = this.bound.get(headers[':path'] ?? '');
+    const type = headers['content-type'];
+    if (b === undefined || headers[':method'] !== 'POST' || typeof type !== 'string' || !type.startsWith('application/grpc')) {
+      this.opts.forwarder.forward(stream, headers);
+      return;
+    }
+    new UnaryCall(this, stream, headers, b);
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', onError);
+        const a = this.server.address();
+        resolve(typeof a === 'object' && a !== null ? a.port : this.opts.port);
+      });
+    });
+  }
+
+  /** Stops accepting connections and sends GOAWAY on each; resolves when every session has closed. */
+  drain(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sessions) s.close();
+    return closed;
+  }
+
+  /** Ends every session now (in-flight calls are reset). */
+  destroy(): void {
+    for (const s of this.sessions) s.destroy();
+    this.unwatchTls?.();
+    this.unwatchTls = null;
+  }
+}
