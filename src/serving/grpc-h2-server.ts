@@ -156,7 +156,7 @@ class UnaryCall {
       this.finish({ code: UNIMPLEMENTED, details: `Received no request message for server streaming method ${this.b.path}` });
       return;
     }
-    if (!this.compressed) {
+    if (!this.compressed || this.encoding === 'identity') {
       this.start(this.b.method.decode(body));
       return;
     }

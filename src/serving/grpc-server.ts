@@ -28,6 +28,7 @@ import { tracing } from '../telemetry/tracing.js';
 import { H2Server } from './grpc-h2-server.js';
 import { fastMethods } from './grpc-h2-methods.js';
 import { GrpcForwarder } from './grpc-h2-proxy.js';
+import { UndecodableRequest } from './grpc-request-reader.js';
 
 export const PROTO_ROOT = fileURLToPath(new URL('../../proto/', import.meta.url));
 export const SERVING_PROTO = 'malt/v1/serving.proto';
@@ -75,10 +76,7 @@ function servingDefinition(base: grpc.ServiceDefinition): grpc.ServiceDefinition
   return def as grpc.ServiceDefinition;
 }
 
-/** A request that did not decode; the handler answers INVALID_ARGUMENT (grpc-js would say INTERNAL). */
-class UndecodableRequest {
-  constructor(readonly reason: string) {}
-}
+// A request that did not decode (UndecodableRequest): the handler answers INVALID_ARGUMENT (grpc-js would say INTERNAL).
 
 function tolerantDeserialize(inner: (b: Buffer) => unknown): (b: Buffer) => unknown {
   return (b) => {
