@@ -10,7 +10,8 @@
  *   node bench/tails.mjs --quick         # < 1 min, numbers meaningless (a smoke)
  *   node bench/tails.mjs --variant 'semi64:--max-semi-space-size=64'   # another malt process
  *        with these node flags, measured in the same rounds; --node=<binary> runs it on another
- *        node (e.g. .tools/node24/bin/node), --dist=<dir> on another build (before/after)
+ *        node (e.g. .tools/node24/bin/node), --dist=<dir> on another build (before/after);
+ *        NAME=value sets an environment variable of that process (e.g. MALT_GRPC_FAST_PATH=false)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -102,9 +103,12 @@ async function main() {
       const own = (name) => flags.find((f) => f.startsWith(`--${name}=`))?.slice(name.length + 3);
       const node = own('node');
       const dist = own('dist');
+      const ENV = /^[A-Z][A-Z0-9_]*=/;
+      const env = Object.fromEntries(flags.filter((f) => ENV.test(f)).map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+      if (dist) env.MALT_BENCH_DIST = path.resolve(dist);
       servers[v.key] = await start('malt', [JSON.stringify(doc)], {
-        label: v.label, ...gcTrace(flags.filter((f) => !/^--(node|dist)=/.test(f))),
-        ...(node ? { node: path.resolve(node) } : {}), ...(dist ? { env: { MALT_BENCH_DIST: path.resolve(dist) } } : {}),
+        label: v.label, ...gcTrace(flags.filter((f) => !/^--(node|dist)=/.test(f) && !ENV.test(f))),
+        ...(node ? { node: path.resolve(node) } : {}), ...(Object.keys(env).length > 0 ? { env } : {}),
       });
     }
     const payloads = await recordPayloads(servers.malt.grpcPort, ids, tmpDir);

@@ -16,7 +16,9 @@ const { loadConfig } = await import(new URL('config.js', dist).href);
 let app;
 await runServer({
   async start() {
-    const config = loadConfig({ document: JSON.parse(process.argv[2]), env: {}, baseDir: process.cwd() });
+    // Only the variables a tails.mjs --variant sets (NAME=value) reach the config, not the runner's whole environment.
+    const env = { MALT_GRPC_FAST_PATH: process.env.MALT_GRPC_FAST_PATH };
+    const config = loadConfig({ document: JSON.parse(process.argv[2]), env, baseDir: process.cwd() });
     app = await startServing(config, { drainMs: 500 });
     return { httpPort: app.httpPort, grpcPort: app.grpcPort };
   },
