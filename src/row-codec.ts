@@ -32,8 +32,13 @@ export const DICTIONARY_MAX_STRING_BYTES = 48;
 const T_NULL = 0x00, T_F64 = 0x01, T_F64_INT = 0x02, T_I64 = 0x03, T_STR = 0x04, T_FALSE = 0x05, T_TRUE = 0x06;
 const T_TS_MS = 0x07, T_TS_US = 0x08, T_LIST = 0x09;
 
+/** Where a row encoder gets dictionary ids: the string's id, or undefined to write it inline. */
+export interface StringIds {
+  id(s: string): number | undefined;
+}
+
 /** Built while loading: assigns dictionary ids to short strings until it is full. */
-export class StringDictionaryBuilder {
+export class StringDictionaryBuilder implements StringIds {
   private readonly ids = new Map<string, number>();
   readonly entries: string[] = [];
 
@@ -59,7 +64,7 @@ class RowWriter extends ByteWriter {
     this.bigUvarint(v >= 0n ? v << 1n : (-v << 1n) - 1n);
   }
 
-  string(s: string, dict: StringDictionaryBuilder): void {
+  string(s: string, dict: StringIds): void {
     const id = dict.id(s);
     if (id !== undefined) {
       this.uvarint(id * 2 + 1);
@@ -72,7 +77,7 @@ class RowWriter extends ByteWriter {
   }
 }
 
-function writeValue(w: RowWriter, type: ColumnType, v: TypedValue, dict: StringDictionaryBuilder): void {
+function writeValue(w: RowWriter, type: ColumnType, v: TypedValue, dict: StringIds): void {
   switch (type) {
     case 'double': {
       const d = v as number;
@@ -149,7 +154,7 @@ export class RowBuilder {
   private slabPos = 0;
 
   /** `slabBytes` 0: each row gets a Buffer of its own (encodeRow's one-off rows). */
-  constructor(private readonly dict: StringDictionaryBuilder, private readonly slabBytes = SLAB_BYTES) {
+  constructor(private readonly dict: StringIds, private readonly slabBytes = SLAB_BYTES) {
     this.slab = Buffer.allocUnsafeSlow(slabBytes);
   }
 

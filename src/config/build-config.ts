@@ -74,6 +74,7 @@ function buildKafka(k: NonNullable<DatasetDocument['updates_kafka']>, deadLetter
     batchSize: k.batch_size,
     maxWaitMs: k.max_wait_ms,
     sessionTimeoutMs: k.session_timeout_ms,
+    lagIntervalMs: k.lag_interval,
     lagLogIntervalMs: k.lag_log_interval,
     /** null: plaintext. */
     tls: k.tls.enabled || k.tls.ca !== null || k.tls.cert !== null || k.tls.key !== null
@@ -108,6 +109,7 @@ export function buildConfig(doc: ConfigDocument, configPath: string | null, base
       maxBatchesInFlight: doc.loader.max_batches_in_flight,
       lockTtlMs: doc.loader.lock_ttl_ms,
       reclaimGraceMs: doc.loader.reclaim_grace_ms,
+      workers: doc.loader.workers,
     },
     s3: { region: doc.s3.region, endpoint: doc.s3.endpoint, forcePathStyle: doc.s3.force_path_style },
     consume: {

@@ -21,6 +21,8 @@ export const DEFAULTS = Object.freeze({
   loaderMaxBatchesInFlight: 4,
   loaderLockTtlMs: 30_000,
   loaderReclaimGraceMs: 30_000,
+  /** 0: auto (loaders/parallel-rows.ts). */
+  loaderWorkers: 0,
   keepVersions: 3,
   minRows: 1,
   maxRejectedFraction: 0.01,

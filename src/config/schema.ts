@@ -55,6 +55,7 @@ export const loaderSchema = optionalSection({
   max_batches_in_flight: integer(DEFAULTS.loaderMaxBatchesInFlight, 1, 64, { doc: 'Write batches outstanding at once; with `batch_rows`, bounds loader memory beyond the row group being read.' }),
   lock_ttl_ms: integer(DEFAULTS.loaderLockTtlMs, 1000, 3_600_000, { doc: 'TTL of a dataset\'s load lock; a running load renews it every third of the TTL.' }),
   reclaim_grace_ms: integer(DEFAULTS.loaderReclaimGraceMs, 0, 86_400_000, { doc: 'How long a version stays in Redis after it stopped being served before reclaim may delete it.' }),
+  workers: integer(DEFAULTS.loaderWorkers, 0, 16, { doc: 'Worker threads that decode and encode row groups (features datasets). 0 (auto): min(available cores, 4), for tables of at least 100 000 rows and 2 row groups; 1: decode and encode on the main thread. The loaded keyspace is the same whatever the count.' }),
 });
 
 export const s3Schema = optionalSection({
@@ -128,7 +129,8 @@ export const updatesKafkaSchema = section({
   batch_size: integer(500, 1, 10_000, { doc: 'Most records applied in one write (and committed together).' }),
   max_wait_ms: integer(500, 10, 30_000, { doc: 'Longest one fetch waits for new records.' }),
   session_timeout_ms: integer(30_000, 1000, 3_600_000, { doc: 'A consumer that sends no heartbeat for this long leaves the group and its partitions go to the others.' }),
-  lag_log_interval: duration(60_000, 1000, 86_400_000, { doc: 'How often each consumer logs its lag per assigned partition (one line).' }),
+  lag_interval: duration(15_000, 1000, 3_600_000, { doc: 'How often each consumer measures its lag per assigned partition and records it in Redis, where every serving replica\'s `/metrics` reads it (`malt_kafka_lag_*`). A partition not measured for 3 intervals is reported stale. See [docs/kafka.md](kafka.md#lag).' }),
+  lag_log_interval: duration(60_000, 1000, 86_400_000, { doc: 'How often each consumer logs its lag per assigned partition (one line, from the newest measurement; at most once per `lag_interval`).' }),
   tls: kafkaTlsSchema,
   sasl: kafkaSaslSchema,
 }, { doc: 'Kafka topic `malt consume` reads this dataset\'s updates from. See [docs/kafka.md](kafka.md).' });

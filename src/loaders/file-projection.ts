@@ -50,28 +50,28 @@ export async function deletedRowsOf(snapshot: SourceSnapshot, dataFile: DataFile
 
 /** The file's live rows, one row group at a time, keyed by logical column name. */
 export async function* projectedRows(p: FileProjection, deleted: DeletedRows | null): AsyncGenerator<Record<string, unknown>[]> {
+  for await (const { firstRow, rows } of p.file.rowGroups(p.parquetColumns)) yield projectRows(p, deleted, firstRow, rows);
+}
+
+/** One row group's live rows (it starts at row `firstRow` of the file), keyed by logical column name. */
+export function projectRows(p: FileProjection, deleted: DeletedRows | null, firstRow: number, rows: Record<string, unknown>[]): Record<string, unknown>[] {
   const identity = isIdentity(p);
-  for await (const { firstRow, rows } of p.file.rowGroups(p.parquetColumns)) {
-    if (identity && deleted === null) {
-      yield rows;
+  if (identity && deleted === null) return rows;
+  const out: Record<string, unknown>[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    if (deleted !== null && deleted.has(firstRow + i)) continue;
+    const row = rows[i]!;
+    if (identity) {
+      out.push(row);
       continue;
     }
-    const out: Record<string, unknown>[] = [];
-    for (let i = 0; i < rows.length; i++) {
-      if (deleted !== null && deleted.has(firstRow + i)) continue;
-      const row = rows[i]!;
-      if (identity) {
-        out.push(row);
-        continue;
-      }
-      const o: Record<string, unknown> = {};
-      for (const f of p.fields) {
-        if (f.from === 'constant') o[f.logical] = f.value;
-        else if (f.decimal !== null) o[f.logical] = exactDecimal(row[f.parquetName], f.decimal.fileScale, f.decimal.targetScale);
-        else o[f.logical] = row[f.parquetName];
-      }
-      out.push(o);
+    const o: Record<string, unknown> = {};
+    for (const f of p.fields) {
+      if (f.from === 'constant') o[f.logical] = f.value;
+      else if (f.decimal !== null) o[f.logical] = exactDecimal(row[f.parquetName], f.decimal.fileScale, f.decimal.targetScale);
+      else o[f.logical] = row[f.parquetName];
     }
-    yield out;
+    out.push(o);
   }
+  return out;
 }

@@ -18,6 +18,7 @@ import { deletedRowsOf, projectedRows } from './file-projection.js';
 import { type OpenParquetFile, openParquetFile } from './parquet-reader.js';
 import { type RowCounters, newCounters, writeRowGroup } from './row-group-writer.js';
 import { type LoadPlan, planLoad } from './source-schema.js';
+import { loadWorkers, writeRowsInWorkers } from './parallel-rows.js';
 import type { SnapshotWriter } from '../store/snapshot-writer.js';
 import { traced } from '../telemetry/tracing.js';
 import { type LoadSegmentEvents, appendLoadEvents, writerFor } from './segment-load-events.js';
@@ -130,7 +131,7 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
     const writer = writerFor(redis, store.keys, dataset, version, buckets, {
       batchRows: config.loader.batchRows, maxInFlight: config.loader.maxBatchesInFlight, stopReason,
     }, served);
-    const { counters, dictionary } = await traced('load.write_rows', { 'malt.dataset': dataset.name, 'malt.rows_total': totalRows }, () => writeAll(dataset, snapshot, plan, writer, config.loader.batchRows, options.progress ?? silentProgress, totalRows));
+    const { counters, dictionary } = await traced('load.write_rows', { 'malt.dataset': dataset.name, 'malt.rows_total': totalRows }, () => writeAll(config, dataset, snapshot, plan, writer, buckets, options.progress ?? silentProgress, totalRows));
     const totals = await writer.finish();
     const stats = { rows: totals.entities, rejected: counters.rejected, rejectedReasons: counters.reasons, valueRejects: counters.valueRejects, duplicates: totals.duplicates, durationMs: performance.now() - started };
     const failed = [...schemaFailed, ...rowGates(dataset, {
@@ -166,25 +167,31 @@ export async function loadDataset(redis: Redis, config: MaltConfig, dataset: Dat
   }
 }
 
+/** Every row of the snapshot into the writer: on the main thread, or in worker threads (parallel-rows.ts, `loader.workers`). */
 async function writeAll(
-  dataset: DatasetConfig, snapshot: SourceSnapshot, plan: LoadPlan, writer: SnapshotWriter,
-  batchRows: number, progress: ProgressSink, totalRows: number,
+  config: MaltConfig, dataset: DatasetConfig, snapshot: SourceSnapshot, plan: LoadPlan, writer: SnapshotWriter,
+  buckets: number, progress: ProgressSink, totalRows: number,
 ): Promise<{ counters: RowCounters; dictionary: readonly string[] }> {
   progress.start(dataset.name, totalRows);
   const counters = newCounters();
-  const dict = new StringDictionaryBuilder();
+  const dictionary = new StringDictionaryBuilder();
+  const workers = loadWorkers(config.loader.workers, plan, totalRows);
   try {
-    for (const projection of plan.files) {
-      const deleted = await deletedRowsOf(snapshot, projection.dataFile);
-      for await (const rows of projectedRows(projection, deleted)) {
-        await writeRowGroup(dataset, plan, rows, writer, counters, batchRows, dict);
-        progress.update(counters.rowsRead);
+    if (workers > 0) {
+      await writeRowsInWorkers({ config, dataset, snapshot, plan, writer, buckets, workers, counters, dictionary, progress });
+    } else {
+      for (const projection of plan.files) {
+        const deleted = await deletedRowsOf(snapshot, projection.dataFile);
+        for await (const rows of projectedRows(projection, deleted)) {
+          await writeRowGroup(dataset, plan, rows, writer, counters, config.loader.batchRows, dictionary);
+          progress.update(counters.rowsRead);
+        }
       }
     }
   } finally {
     progress.done();
   }
-  return { counters, dictionary: dict.entries };
+  return { counters, dictionary: dictionary.entries };
 }
 
 /** Opens every file's footer, a few at a time (S3 round trips overlap), in snapshot order. */

@@ -57,6 +57,8 @@ export interface OpenParquetFile {
   readonly numRows: number;
   /** Yields the rows of each row group as objects with the requested (Parquet-named) columns. */
   rowGroups(columns: readonly string[]): AsyncGenerator<RowGroupRows>;
+  /** The rows of row group `index` (0-based, < metadata.row_groups.length), as rowGroups() yields them. */
+  readRowGroup(index: number, columns: readonly string[]): Promise<RowGroupRows>;
 }
 
 function isDecimal(e: SchemaElement): boolean {
@@ -154,38 +156,45 @@ export async function openParquetFile(store: ObjectStore, location: string, size
     || (c.element.logical_type?.type === 'INTEGER' && c.element.logical_type.bitWidth === 64 && !c.element.logical_type.isSigned)))
     .map((c) => c.element.name);
   const opened = file;
+  const firstRows: number[] = [];
+  let n = 0;
+  for (const group of metadata.row_groups) {
+    firstRows.push(n);
+    n += Number(group.num_rows);
+  }
+  const readRowGroup = async (index: number, wanted: readonly string[]): Promise<RowGroupRows> => {
+    const start = firstRows[index] as number;
+    const end = start + Number((metadata.row_groups[index] as { num_rows: bigint | number }).num_rows);
+    let rows: Record<string, unknown>[];
+    if (wanted.length === 0) {
+      // Every served value comes from partition values: only the row count matters.
+      rows = Array.from({ length: end - start }, () => ({}));
+    } else {
+      try {
+        // utf8: false keeps unannotated BYTE_ARRAY (binary, raw decimals) as bytes; strings are annotated.
+        rows = await parquetReadObjects({
+          file: opened, metadata, columns: [...wanted], rowStart: start, rowEnd: end,
+          compressors, parsers: PARSERS, utf8: false,
+        });
+      } catch (err) {
+        throw new MaltError('SOURCE_UNREADABLE', `${location}: row group at rows ${start}–${end} could not be decoded: ${(err as Error).message}`);
+      }
+    }
+    for (const name of unsigned64) {
+      if (!wanted.includes(name)) continue;
+      for (const row of rows) {
+        const v = row[name];
+        if (typeof v === 'bigint' && v < 0n) row[name] = BigInt.asUintN(64, v);
+      }
+    }
+    return { firstRow: start, rows };
+  };
   return {
     path: location, metadata, columns,
     numRows: Number(metadata.num_rows),
+    readRowGroup,
     async *rowGroups(wanted: readonly string[]) {
-      let start = 0;
-      for (const group of metadata.row_groups) {
-        const end = start + Number(group.num_rows);
-        let rows: Record<string, unknown>[];
-        if (wanted.length === 0) {
-          // Every served value comes from partition values: only the row count matters.
-          rows = Array.from({ length: end - start }, () => ({}));
-        } else {
-          try {
-            // utf8: false keeps unannotated BYTE_ARRAY (binary, raw decimals) as bytes; strings are annotated.
-            rows = await parquetReadObjects({
-              file: opened, metadata, columns: [...wanted], rowStart: start, rowEnd: end,
-              compressors, parsers: PARSERS, utf8: false,
-            });
-          } catch (err) {
-            throw new MaltError('SOURCE_UNREADABLE', `${location}: row group at rows ${start}–${end} could not be decoded: ${(err as Error).message}`);
-          }
-        }
-        for (const name of unsigned64) {
-          if (!wanted.includes(name)) continue;
-          for (const row of rows) {
-            const v = row[name];
-            if (typeof v === 'bigint' && v < 0n) row[name] = BigInt.asUintN(64, v);
-          }
-        }
-        yield { firstRow: start, rows };
-        start = end;
-      }
+      for (let i = 0; i < metadata.row_groups.length; i++) yield await readRowGroup(i, wanted);
     },
   };
 }

@@ -3,6 +3,7 @@
  * writer in bounded batches, counting rejected rows by reason.
  */
 import type { DatasetConfig } from '../config.js';
+import type { ColumnSpec } from '../model/types.js';
 import { RowBuilder, type StringDictionaryBuilder } from '../row-codec.js';
 import type { LoadPlan } from './source-schema.js';
 import type { SnapshotWriter } from '../store/snapshot-writer.js';
@@ -24,6 +25,13 @@ export interface RowCounters {
   nulls: Record<string, number>;
 }
 
+/** Where encoded features rows go: the snapshot writer, or a loader worker's per-bucket buffers (row-group-worker.ts). */
+export interface RowSink {
+  /** Buffers one row (`length` bytes of `value`, copied); true when the caller must await flush() before adding more. */
+  addValue(id: string, value: Buffer, length: number): boolean;
+  flush(): Promise<void>;
+}
+
 export function newCounters(): RowCounters {
   return { rowsRead: 0, rejected: 0, reasons: {}, wideRows: 0, valueRejects: {}, nulls: {} };
 }
@@ -42,7 +50,7 @@ export async function writeRowGroup(
   dataset: DatasetConfig, plan: LoadPlan, rows: Record<string, unknown>[], writer: SnapshotWriter,
   c: RowCounters, batchRows: number, dict: StringDictionaryBuilder,
 ): Promise<void> {
-  if (plan.segmentShape === null) return writeFeatureRows(dataset, plan, rows, writer, c, builderFor(dict));
+  if (plan.segmentShape === null) return writeFeatureRows(dataset.key, plan.columns, rows, writer, c, builderFor(dict));
   const key = dataset.key;
   const segmentColumn = dataset.segmentColumn ?? '';
   let batch: [string, string | Buffer][] = [];
@@ -94,11 +102,9 @@ function builderFor(dict: StringDictionaryBuilder): RowBuilder {
  * buffered in the writer, which sends a batch when it is full. One bad value never drops the
  * row: it is stored as null (served NULL_VALUE, or DEFAULTED) and counted for its column.
  */
-async function writeFeatureRows(
-  dataset: DatasetConfig, plan: LoadPlan, rows: Record<string, unknown>[], writer: SnapshotWriter, c: RowCounters, b: RowBuilder,
+export async function writeFeatureRows(
+  key: string, columns: readonly ColumnSpec[], rows: Record<string, unknown>[], writer: RowSink, c: RowCounters, b: RowBuilder,
 ): Promise<void> {
-  const key = dataset.key;
-  const columns = plan.columns;
   const names = columns.map((col) => col.name);
   const types = columns.map((col) => col.type);
   const nulls = new Array<number>(columns.length).fill(0);

@@ -11,74 +11,9 @@
  * (strings as UTF-8). test/snapshot-writer.test.ts compares them byte for byte.
  */
 import { Command } from 'ioredis';
+import { CRLF_BYTES, DOLLAR, HsetPairs, STAR, decimalDigits, writeHeader } from './hset-pairs.js';
 
-const CRLF_BYTES = 2;
-
-function decimalDigits(n: number): number {
-  let d = 1;
-  while (n >= 10) {
-    n = Math.floor(n / 10);
-    d++;
-  }
-  return d;
-}
-
-/** Writes `prefix` (an ASCII byte), the decimal `n` and CRLF at `pos`; returns the new position. */
-function writeHeader(buf: Buffer, pos: number, prefix: number, n: number): number {
-  buf[pos++] = prefix;
-  const digits = decimalDigits(n);
-  for (let i = digits - 1; i >= 0; i--) {
-    buf[pos + i] = 48 + (n % 10);
-    n = Math.floor(n / 10);
-  }
-  pos += digits;
-  buf[pos++] = 13;
-  buf[pos++] = 10;
-  return pos;
-}
-
-const STAR = 42, DOLLAR = 36;
-
-/** First size of a pair buffer (from Node's shared pool while under 4 KiB). */
-const FIRST_PAIRS_BYTES = 2048;
-
-/**
- * An HSET's field/value pairs, framed as RESP bulk strings as they are added, in one growing
- * buffer: a row costs a copy of its bytes, not a Buffer and two array slots of its own.
- */
-export class HsetPairs {
-  buf: Buffer;
-  pos = 0;
-  pairs = 0;
-
-  constructor(size = FIRST_PAIRS_BYTES) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-
-  /** Appends field → value; `length` bytes of `value` when it is a Buffer (default: all of it). */
-  add(field: string, value: string | Buffer, length = typeof value === 'string' ? Buffer.byteLength(value) : value.length): void {
-    const fieldLen = Buffer.byteLength(field);
-    this.ensure(fieldLen + length + 48); // two headers of at most 1 + 16 digits + CRLF, two CRLFs
-    let pos = writeHeader(this.buf, this.pos, DOLLAR, fieldLen);
-    pos += this.buf.write(field, pos, 'utf8');
-    this.buf[pos++] = 13;
-    this.buf[pos++] = 10;
-    pos = writeHeader(this.buf, pos, DOLLAR, length);
-    if (typeof value === 'string') pos += this.buf.write(value, pos, 'utf8');
-    else pos += value.copy(this.buf, pos, 0, length);
-    this.buf[pos++] = 13;
-    this.buf[pos++] = 10;
-    this.pos = pos;
-    this.pairs++;
-  }
-}
+export { HsetPairs };
 
 /** The RESP bytes of HSET key followed by `pairs`. */
 export function hsetFrame(key: string, pairs: HsetPairs): Buffer {

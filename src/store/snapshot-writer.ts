@@ -84,6 +84,23 @@ export class SnapshotWriter {
     return ++this.pendingRows >= this.flushRows || this.pendingBytes >= MAX_BATCH_BYTES;
   }
 
+  /**
+   * Buffers `pairs` entity values of bucket `bucket` already framed as HSET pairs (a loader
+   * worker's output, loaders/parallel-rows.ts): `bytes[start, end)` is copied, as addValue's
+   * values are. Returns true when the batch is full, as addValue does.
+   */
+  addFramedPairs(bucket: number, bytes: Uint8Array, start: number, end: number, pairs: number): boolean {
+    let buffered = this.pending[bucket];
+    if (buffered === undefined) {
+      this.pending[bucket] = buffered = new HsetPairs(Math.max(this.firstPairsBytes, end - start));
+      this.touched.push(bucket);
+    }
+    buffered.append(bytes, start, end, pairs);
+    this.pendingBytes += end - start;
+    this.pendingRows += pairs;
+    return this.pendingRows >= this.flushRows || this.pendingBytes >= MAX_BATCH_BYTES;
+  }
+
   /** Sends the buffered values as one batch (waiting while `maxInFlight` batches are out). */
   async flush(): Promise<void> {
     if (this.pendingRows === 0) return;
