@@ -1,0 +1,355 @@
+/**
+ * gRPC interop with non-Node clients, against both gRPC engines (serving.grpc_fast_path true: the
+ * node:http2 fast path for Get/BatchGet/GetSegments; false: grpc-js for everything): Debian's
+ * python3-grpcio and a grpc-go program (test/support/grpc-interop.ts). Each client encodes its
+ * requests and decodes the answers with its own protobuf runtime, from the server's .proto files;
+ * values are compared with what HTTP returns for the same entity. Covers errors with their
+ * `malt-error-code` trailer, deadlines (a SIGSTOPped redis), gzip requests, metadata and message
+ * size limits, API keys over TLS, health (Check, and Watch through a shutdown), reflection,
+ * unknown methods, and 200 calls in flight on one channel.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServingApp } from '../src/app.js';
+import { hashToken } from '../src/auth/api-keys.js';
+import type { MaltConfig } from '../src/config.js';
+import { writeParquet } from '../src/sample/write-parquet.js';
+import { featuresDataset, load, makeConfig, serve, tmpDir, uniquePrefix, writePlayers, type PlayerRow } from './support/fixtures.js';
+import {
+  type CallOutcome, type InteropCall, type InteropClient, INTEROP_CLIENTS, type InteropSpec, buildGoInterop, outcome, runClient, startClient, writeDescriptorSet,
+} from './support/grpc-interop.js';
+import { makeCa, makeLeaf } from './support/test-certs.js';
+import { type TestRedis, startTestRedis } from './support/redis-server.js';
+
+const ENGINES = [true, false] as const;
+const TOKEN = 'tok-interop-reader';
+const prefix = uniquePrefix();
+const bulk: PlayerRow[] = Array.from({ length: 200 }, (_, i) => ({ id: `n${i}`, ltv: i / 4, level: BigInt(i), country: 'FI', is_payer: i % 2 === 0, last_login: new Date(i * 1000), tags: [`t${i}`] }));
+let lake: string;
+let certs: string;
+let descriptors: string;
+let goBin: string;
+// This file's own redis-server: the deadline test stops it (SIGSTOP), which would stall every other file's reads.
+let redis: TestRedis;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  lake = tmpDir();
+  writePlayers(path.join(lake, 'players', 'part-0.parquet'), [
+    { id: 'p1', ltv: 12.5, level: 9007199254740993n, country: 'SE', is_payer: true, last_login: new Date('2024-03-01T12:34:56.789Z'), tags: ['whale', 'pvp'] },
+    { id: 'p2', ltv: null, level: null, country: null, is_payer: null, last_login: null, tags: [] },
+    { id: 'p3', ltv: -0.25, level: -9007199254740993n, country: '', is_payer: false, last_login: new Date(-1500), tags: null },
+    ...bulk,
+  ]);
+  writeParquet(path.join(lake, 'segments', 'part-0.parquet'), [
+    { name: 'player_id', type: 'string', data: ['p1', 'p1', 'p2'], nullable: false },
+    { name: 'segment', type: 'string', data: ['whale', 'eu', 'eu'] },
+  ]);
+  const cfg = config(true);
+  await load(cfg, 'players');
+  await load(cfg, 'segments');
+  certs = tmpDir();
+  makeCa(certs, 'ca');
+  makeLeaf(certs, 'ca', 'server', 'serverAuth');
+  makeCa(certs, 'other-ca');
+  descriptors = writeDescriptorSet(tmpDir());
+  goBin = buildGoInterop();
+}, 240_000);
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** One config for every app of the file: the same redis, key prefix and data; `extra` on top. */
+function config(fastPath: boolean, extra: Record<string, unknown> = {}, serving: Record<string, unknown> = {}): MaltConfig {
+  return makeConfig({
+    serving: { grpc_fast_path: fastPath, ...serving },
+    datasets: [
+      featuresDataset('players', path.join(lake, 'players'), { defaults: { ltv: 0, country: 'unknown' } }),
+      { name: 'segments', kind: 'segments', source: { format: 'parquet', uri: path.join(lake, 'segments') }, key: 'player_id', segment_column: 'segment' },
+    ],
+    ...extra,
+  }, { url: redis.url, prefix });
+}
+
+const SERVING = '/malt.v1.Serving/';
+const get = (id: string, entity: string, datasets: string[], extra: Partial<InteropCall> = {}): InteropCall =>
+  ({ id, method: `${SERVING}Get`, request_type: 'malt.v1.GetRequest', response_type: 'malt.v1.EntityResult', request: { entity_id: entity, datasets }, ...extra });
+const batch = (id: string, ids: string[], datasets: string[], extra: Partial<InteropCall> = {}): InteropCall =>
+  ({ id, method: `${SERVING}BatchGet`, request_type: 'malt.v1.BatchGetRequest', response_type: 'malt.v1.BatchGetResponse', request: { entity_ids: ids, datasets }, ...extra });
+const segments = (id: string, entity: string, dataset: string): InteropCall =>
+  ({ id, method: `${SERVING}GetSegments`, request_type: 'malt.v1.GetSegmentsRequest', response_type: 'malt.v1.GetSegmentsResponse', request: { entity_id: entity, dataset } });
+const healthCheck = (id: string, service: string): InteropCall =>
+  ({ id, method: '/grpc.health.v1.Health/Check', request_type: 'grpc.health.v1.HealthCheckRequest', response_type: 'grpc.health.v1.HealthCheckResponse', request: { service } });
+const reflection = (id: string, version: 'v1' | 'v1alpha'): InteropCall => ({
+  id, method: `/grpc.reflection.${version}.ServerReflection/ServerReflectionInfo`, kind: 'bidi',
+  request_type: `grpc.reflection.${version}.ServerReflectionRequest`, response_type: `grpc.reflection.${version}.ServerReflectionResponse`,
+  requests: [{ list_services: '*' }],
+});
+const bearer = (token: string): [string, string][] => [['authorization', `Bearer ${token}`]];
+
+// ---- what HTTP says, in the proto3 JSON form the clients print (.proto field names) ----
+
+type HttpFeature = { value: unknown; status: string; updated?: boolean };
+type HttpDataset = { dataset: string; version: string; found: boolean; degraded?: string; features: Record<string, HttpFeature> };
+type HttpEntity = { entity_id: string; datasets: HttpDataset[] };
+const COLUMN_KIND: Record<string, string> = { ltv: 'double_value', level: 'int64_value', country: 'string_value', is_payer: 'bool_value', last_login: 'timestamp_value', tags: 'string_list_value' };
+
+/** An RFC 3339 time as google.protobuf.Timestamp's JSON form writes it: 0, 3, 6 or 9 fraction digits. */
+function protoTimestamp(text: string): string {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(text);
+  if (!m) throw new Error(`not an RFC 3339 UTC time: ${text}`);
+  const nanos = (m[2] ?? '').padEnd(9, '0');
+  const digits = /^0+$/.test(nanos) ? 0 : nanos.endsWith('000000') ? 3 : nanos.endsWith('000') ? 6 : 9;
+  return `${m[1]}${digits ? `.${nanos.slice(0, digits)}` : ''}Z`;
+}
+
+function protoValue(column: string, v: unknown): Record<string, unknown> {
+  const kind = COLUMN_KIND[column];
+  if (!kind) throw new Error(`no type for column ${column}`);
+  if (kind === 'timestamp_value') return { [kind]: protoTimestamp(v as string) };
+  if (kind === 'string_list_value') return { [kind]: (v as string[]).length ? { values: v } : {} };
+  return { [kind]: v };
+}
+
+function protoDataset(d: HttpDataset): Record<string, unknown> {
+  const features = Object.fromEntries(Object.entries(d.features).map(([name, f]) => [name, {
+    ...(f.value === null ? {} : { value: protoValue(name, f.value) }),
+    status: f.status,
+    ...(f.updated === undefined ? {} : { updated: f.updated }),
+  }]));
+  return { dataset: d.dataset, version: d.version, ...(d.found ? { found: true } : {}), ...(d.degraded && d.degraded !== 'NOT_DEGRADED' ? { degraded: d.degraded } : {}), features };
+}
+
+const protoEntity = (e: HttpEntity): Record<string, unknown> => ({ entity_id: e.entity_id, datasets: e.datasets.map(protoDataset) });
+
+function expectOk(o: CallOutcome, what: string): unknown {
+  expect({ what, code: o.code, malt: o.malt_error_code }).toEqual({ what, code: 'OK', malt: null });
+  return o.response;
+}
+
+function expectError(o: CallOutcome, status: string, code: string | null): void {
+  expect({ code: o.code, malt: o.malt_error_code }).toEqual({ code: status, malt: code });
+  if (code) expect(o.details.startsWith(`${code}: `), o.details).toBe(true);
+}
+
+/** Every client's outcomes, both clients run at the same time against the same server. */
+async function runBoth(spec: Omit<InteropSpec, 'descriptors'>): Promise<Record<InteropClient, Map<string, CallOutcome>>> {
+  const all = await Promise.all(INTEROP_CLIENTS.map((c) => runClient(c, { ...spec, descriptors }, goBin)));
+  return Object.fromEntries(INTEROP_CLIENTS.map((c, i) => [c, all[i]!])) as Record<InteropClient, Map<string, CallOutcome>>;
+}
+
+describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
+  describe('one open plaintext server', () => {
+    let app: ServingApp;
+    let out: Record<InteropClient, Map<string, CallOutcome>>;
+    const http: Record<string, unknown> = {};
+
+    beforeAll(async () => {
+      app = await serve(config(fastPath));
+      const entity = async (url: string): Promise<Record<string, unknown>> => {
+        const res = await app.http.inject({ method: 'GET', url });
+        expect(res.statusCode, url).toBe(200);
+        return protoEntity(res.json() as HttpEntity);
+      };
+      for (const id of ['p1', 'p2', 'p3', 'nobody']) http[id] = await entity(`/v1/entities/${id}?datasets=players`);
+      http['all:p1'] = await entity('/v1/entities/p1');
+      const b = await app.http.inject({ method: 'POST', url: '/v1/entities/batch', payload: { entity_ids: ['p2', 'nobody', 'p1', 'p2', 'p3'], datasets: ['players'] } });
+      http['batch'] = { results: (b.json() as { results: HttpEntity[] }).results.map(protoEntity) };
+      for (const id of ['p1', 'p3']) {
+        const s = (await app.http.inject({ method: 'GET', url: `/v1/entities/${id}/segments?dataset=segments` })).json() as { entity_id: string; segments: string[]; version: string; found: boolean };
+        http[`seg:${id}`] = { entity_id: s.entity_id, version: s.version, ...(s.segments.length ? { segments: [...s.segments].sort() } : {}), ...(s.found ? { found: true } : {}) };
+      }
+      const steps: InteropSpec['steps'] = [
+        get('get-p1', 'p1', ['players']), get('get-p2', 'p2', ['players']), get('get-p3', 'p3', ['players']),
+        get('get-nobody', 'nobody', ['players']), get('get-all', 'p1', []),
+        batch('batch', ['p2', 'nobody', 'p1', 'p2', 'p3'], ['players']),
+        segments('seg-p1', 'p1', 'segments'), segments('seg-p3', 'p3', 'segments'),
+        get('unknown-get', 'p1', ['nope']), batch('unknown-batch', ['p1'], ['players', 'nope']), segments('unknown-seg', 'p1', 'nope'),
+        get('gzip-get', 'p1', ['players'], { gzip: true }), batch('gzip-batch', ['p2', 'nobody', 'p1', 'p2', 'p3'], ['players'], { gzip: true }),
+        get('meta-large', 'p1', ['players'], { metadata: [['x-big', 'a'.repeat(20 * 1024)]] }),
+        get('meta-ok', 'p1', ['players'], { metadata: [['x-small', 'a'.repeat(1024)]] }),
+        get('msg-large', 'x'.repeat(5 * 1024 * 1024), ['players']),
+        get('after-msg-large', 'p1', ['players']),
+        healthCheck('health-server', ''), healthCheck('health-serving', 'malt.v1.Serving'), healthCheck('health-unknown', 'no.such.Service'),
+        reflection('reflect-v1', 'v1'), reflection('reflect-v1alpha', 'v1alpha'),
+        { ...get('unimpl-method', 'p1', []), method: `${SERVING}Nope` }, { ...get('unimpl-service', 'p1', []), method: '/no.such.Service/Get' },
+        { parallel: bulk.map((r) => get(`many-${String(r.id)}`, String(r.id), ['players'], { timeout_ms: 20_000 })) },
+      ];
+      out = await runBoth({ addr: `127.0.0.1:${app.grpcPort}`, steps });
+    }, 60_000);
+    afterAll(async () => {
+      await app?.close();
+    });
+
+    describe.each(INTEROP_CLIENTS)('%s client', (client) => {
+      const o = (id: string): CallOutcome => outcome(out[client], id);
+
+      it('Get: found (every column type) and not found, exactly as HTTP returns them', () => {
+        for (const id of ['p1', 'p2', 'p3', 'nobody']) expect(expectOk(o(`get-${id}`), id)).toEqual(http[id]);
+        expect(expectOk(o('get-all'), 'all')).toEqual(http['all:p1']);
+        // A check that these are not two empty answers: p1's int64 beyond 2^53 and its timestamp.
+        expect((http['p1'] as { datasets: { features: Record<string, unknown> }[] }).datasets[0]!.features['level']).toEqual({ value: { int64_value: '9007199254740993' }, status: 'PRESENT' });
+        expect((http['p1'] as { datasets: { features: Record<string, unknown> }[] }).datasets[0]!.features['last_login']).toEqual({ value: { timestamp_value: '2024-03-01T12:34:56.789Z' }, status: 'PRESENT' });
+      });
+
+      it('BatchGet: results in request order, duplicates and unknown ids included, as HTTP', () => {
+        const r = expectOk(o('batch'), 'batch') as { results: { entity_id: string }[] };
+        expect(r.results.map((e) => e.entity_id)).toEqual(['p2', 'nobody', 'p1', 'p2', 'p3']);
+        expect(r).toEqual(http['batch']);
+      });
+
+      it('GetSegments: the segments and version, as HTTP', () => {
+        for (const id of ['p1', 'p3']) {
+          const r = expectOk(o(`seg-${id}`), id) as { segments?: string[] };
+          expect({ ...r, ...(r.segments ? { segments: [...r.segments].sort() } : {}) }).toEqual(http[`seg:${id}`]);
+        }
+        expect(http['seg:p1']).toMatchObject({ segments: ['eu', 'whale'], found: true });
+      });
+
+      it('unknown dataset: NOT_FOUND with malt-error-code DATASET_NOT_FOUND and the message', () => {
+        for (const id of ['unknown-get', 'unknown-batch', 'unknown-seg']) {
+          expectError(o(id), 'NOT_FOUND', 'DATASET_NOT_FOUND');
+          expect(o(id).details).toMatch(/nope/);
+        }
+      });
+
+      it('a gzip-compressed request is answered as an uncompressed one', () => {
+        expect(expectOk(o('gzip-get'), 'gzip-get')).toEqual(http['p1']);
+        expect(expectOk(o('gzip-batch'), 'gzip-batch')).toEqual(http['batch']);
+      });
+
+      it('request metadata over 16 KiB: RESOURCE_EXHAUSTED HEADERS_TOO_LARGE; 1 KiB is fine', () => {
+        expectError(o('meta-large'), 'RESOURCE_EXHAUSTED', 'HEADERS_TOO_LARGE');
+        expect(o('meta-large').details).toMatch(/at most 16384/);
+        expect(expectOk(o('meta-ok'), 'meta-ok')).toEqual(http['p1']);
+      });
+
+      it('a request message over 4 MiB: RESOURCE_EXHAUSTED, and the channel still serves', () => {
+        expect(o('msg-large').code).toBe('RESOURCE_EXHAUSTED');
+        expect(expectOk(o('after-msg-large'), 'after')).toEqual(http['p1']);
+      });
+
+      it('grpc.health.v1 Check: SERVING for the server and malt.v1.Serving, NOT_FOUND for another service', () => {
+        expect(expectOk(o('health-server'), 'health')).toEqual({ status: 'SERVING' });
+        expect(expectOk(o('health-serving'), 'health')).toEqual({ status: 'SERVING' });
+        expect(o('health-unknown').code).toBe('NOT_FOUND');
+      });
+
+      it('server reflection (v1 and v1alpha) lists malt.v1.Serving', () => {
+        for (const id of ['reflect-v1', 'reflect-v1alpha']) {
+          expectOk(o(id), id);
+          expect(o(id).messages).toHaveLength(1);
+          const names = ((o(id).messages[0] as { list_services_response: { service: { name: string }[] } }).list_services_response.service).map((s) => s.name);
+          expect(names).toContain('malt.v1.Serving');
+        }
+      });
+
+      it('an unknown method or service: UNIMPLEMENTED', () => {
+        expect(o('unimpl-method').code).toBe('UNIMPLEMENTED');
+        expect(o('unimpl-service').code).toBe('UNIMPLEMENTED');
+      });
+
+      it('200 calls in flight on one channel are all answered, each with its own entity', () => {
+        for (const r of bulk) {
+          const res = expectOk(o(`many-${String(r.id)}`), String(r.id)) as { entity_id: string; datasets: { features: Record<string, { value?: unknown }> }[] };
+          expect([res.entity_id, res.datasets[0]?.features['level']?.value]).toEqual([r.id, { int64_value: String(r.level) }]);
+        }
+      });
+    });
+  });
+
+  describe('TLS with a test CA, and API keys', () => {
+    let app: ServingApp;
+    let ok: Record<InteropClient, Map<string, CallOutcome>>;
+    let wrongCa: Record<InteropClient, Map<string, CallOutcome>>;
+    let plaintext: Record<InteropClient, Map<string, CallOutcome>>;
+    let p1: unknown;
+
+    beforeAll(async () => {
+      app = await serve(config(fastPath, {
+        tls: { cert: path.join(certs, 'server.crt'), key: path.join(certs, 'server.key') },
+        auth: { keys: [{ name: 'reader', hash: hashToken(TOKEN), scopes: ['read'] }] },
+      }));
+      const res = await app.http.inject({ method: 'GET', url: '/v1/entities/p1?datasets=players', headers: { authorization: `Bearer ${TOKEN}` } });
+      p1 = protoEntity(res.json() as HttpEntity);
+      const addr = `127.0.0.1:${app.grpcPort}`;
+      const one = [get('get', 'p1', ['players'], { metadata: bearer(TOKEN) })];
+      [ok, wrongCa, plaintext] = await Promise.all([
+        runBoth({ addr, ca: path.join(certs, 'ca.crt'), steps: [
+          get('token', 'p1', ['players'], { metadata: bearer(TOKEN) }),
+          batch('batch-token', ['p1'], ['players'], { metadata: bearer(TOKEN) }),
+          get('no-token', 'p1', ['players']),
+          get('bad-token', 'p1', ['players'], { metadata: bearer('not-a-key') }),
+          segments('seg-no-token', 'p1', 'segments'),
+          healthCheck('health', ''),
+        ] }),
+        runBoth({ addr, ca: path.join(certs, 'other-ca.crt'), steps: one }),
+        runBoth({ addr, steps: one }),
+      ]);
+    }, 60_000);
+    afterAll(async () => {
+      await app?.close();
+    });
+
+    describe.each(INTEROP_CLIENTS)('%s client', (client) => {
+      it('with the CA and a key: answered as HTTP answers', () => {
+        expect(expectOk(outcome(ok[client], 'token'), 'token')).toEqual(p1);
+        expect(expectOk(outcome(ok[client], 'batch-token'), 'batch')).toEqual({ results: [p1] });
+        expect(p1).toMatchObject({ entity_id: 'p1', datasets: [{ dataset: 'players', found: true }] });
+      });
+
+      it('without a key or with an unknown one: UNAUTHENTICATED; health needs none', () => {
+        for (const id of ['no-token', 'bad-token', 'seg-no-token']) expectError(outcome(ok[client], id), 'UNAUTHENTICATED', 'UNAUTHENTICATED');
+        expect(expectOk(outcome(ok[client], 'health'), 'health')).toEqual({ status: 'SERVING' });
+      });
+
+      it('a client trusting another CA, or speaking plaintext, gets UNAVAILABLE', () => {
+        expect(outcome(wrongCa[client], 'get').code).toBe('UNAVAILABLE');
+        expect(outcome(plaintext[client], 'get').code).toBe('UNAVAILABLE');
+      });
+    });
+  });
+
+  describe.each(INTEROP_CLIENTS)('a stalled redis, then a shutdown (%s client)', (client) => {
+    let app: ServingApp;
+
+    beforeAll(async () => {
+      // Its own app: the stalled reads must not trip the other apps' breakers.
+      app = await serve(config(fastPath, {}, { request_timeout_ms: 3000 }));
+    });
+    afterAll(async () => {
+      await app?.close();
+    });
+
+    it('a 300 ms deadline ends the call at 300 ms (DEADLINE_EXCEEDED), not at the server cap of 3 s', async () => {
+      const pid = redis.process.pid!;
+      process.kill(pid, 'SIGSTOP');
+      let r: Map<string, CallOutcome>;
+      try {
+        r = await runClient(client, { addr: `127.0.0.1:${app.grpcPort}`, descriptors, steps: [get('slow', 'p2', ['players'], { timeout_ms: 300 })] }, goBin);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      const o = outcome(r, 'slow');
+      // The client's timer and the server's (from grpc-timeout, bounding its Redis wait) end at the
+      // same instant: whichever status arrives first, it is that one, not the 3 s cap's.
+      if (o.code === 'UNAVAILABLE') expectError(o, 'UNAVAILABLE', 'STORE_UNAVAILABLE');
+      else expect(o.code).toBe('DEADLINE_EXCEEDED');
+      expect(o.elapsed_ms).toBeGreaterThanOrEqual(290);
+      expect(o.elapsed_ms).toBeLessThan(300 + 500);
+    });
+
+    it('health Watch sees SERVING, then NOT_SERVING when the server shuts down', async () => {
+      const running = startClient(client, { addr: `127.0.0.1:${app.grpcPort}`, descriptors, steps: [
+        get('after-stall', 'p1', ['players']),
+        { id: 'watch', method: '/grpc.health.v1.Health/Watch', kind: 'server_stream', request_type: 'grpc.health.v1.HealthCheckRequest', response_type: 'grpc.health.v1.HealthCheckResponse', request: { service: '' } },
+      ] }, goBin, 10_000);
+      expect(await running.messages('watch', 1)).toEqual([{ status: 'SERVING' }]);
+      await app.close();
+      const r = await running.done;
+      expect(expectOk(outcome(r, 'after-stall'), 'after-stall')).toMatchObject({ entity_id: 'p1', datasets: [{ found: true }] });
+      expect(outcome(r, 'watch').messages).toEqual([{ status: 'SERVING' }, { status: 'NOT_SERVING' }]);
+      expect(['UNAVAILABLE', 'CANCELLED']).toContain(outcome(r, 'watch').code);
+    });
+  });
+});
