@@ -31,6 +31,11 @@
  *                                  by lua/apply-overlay.lua (last-write-wins)
  *   P:{D}:u:index          zset    member E, score = newest event time (ms) of E's    forever; members removed by overlay reclaim
  *                                  overlay: what reclaim and retention look at
+ *   P:{D}:kafka_lag:T:G    hash    lag of Kafka topic T read by consumer group G      forever (tiny: one field per partition); a field
+ *                                  (updates_kafka): field = partition number, value   older than 3 × its interval_ms is reported stale,
+ *                                  = JSON {lag, at (ms), interval_ms, consumer},      not as a lag (redis-side-metrics.ts)
+ *                                  written by malt consume on every lag measurement
+ *                                  (kafkaLagField / parseKafkaLagField below)
  *   P:events               pubsub  "D V" after every publish or rollback;            —
  *                                  "u D\nE1\nE2…" after updates to entities E1, E2…
  *                                  (per-entity cache invalidation; ids hold no
@@ -110,6 +115,38 @@ export class KeyLayout {
   overlayIndex(dataset: string): string {
     return `${this.prefix}:{${dataset}}:u:index`;
   }
+
+  /** The lag record of Kafka `topic` read by `group` into `dataset` (topic names hold no ':'; the group comes last). */
+  kafkaLag(dataset: string, topic: string, group: string): string {
+    return `${this.prefix}:{${dataset}}:kafka_lag:${topic}:${group}`;
+  }
+}
+
+/** One partition's field value in a kafkaLag() hash: a lag measured at `at` (ms since the epoch) by `consumer`, every `intervalMs`. */
+export interface KafkaLagEntry {
+  readonly lag: number;
+  readonly at: number;
+  readonly intervalMs: number;
+  readonly consumer: string;
+}
+
+export function kafkaLagField(e: KafkaLagEntry): string {
+  return JSON.stringify({ lag: e.lag, at: e.at, interval_ms: e.intervalMs, consumer: e.consumer });
+}
+
+/** null when the value is not one kafkaLagField() wrote (an older or foreign writer): it is ignored, not guessed at. */
+export function parseKafkaLagField(value: string): KafkaLagEntry | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(value);
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const { lag, at, interval_ms: intervalMs, consumer } = v as Record<string, unknown>;
+  const count = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+  if (!count(lag) || !count(at) || !count(intervalMs) || intervalMs === 0) return null;
+  return { lag, at, intervalMs, consumer: typeof consumer === 'string' ? consumer : '' };
 }
 
 /** Number of buckets for a version expected to hold `rows` entities. */

@@ -1,8 +1,8 @@
 /**
  * Connects a serving app to telemetry (docs/observability.md): tracing first (so its flush is the
  * close stack's last step), then scrape-time collection of the app's state (cache, served
- * versions, Redis reachability) and of what Redis records about loads and update streams. Each
- * piece registers its undo on the app's close stack.
+ * versions, Redis reachability) and of what Redis records about loads, update streams and Kafka
+ * consumer lag. Each piece registers its undo on the app's close stack.
  */
 import type { Redis } from 'ioredis';
 import type { MaltConfig } from '../config.js';
@@ -35,7 +35,7 @@ export interface ObservedParts {
   readonly readiness: ReadinessMonitor;
 }
 
-/** How long a scrape waits for the Redis-side part (load manifests, stream lag) before answering without it. */
+/** How long a scrape waits for the Redis-side part (load manifests, stream and Kafka lag) before answering without it. */
 const REDIS_SIDE_TIMEOUT_MS = 1000;
 
 export function observeServing(p: ObservedParts, lifecycle: Lifecycle): void {
@@ -45,11 +45,18 @@ export function observeServing(p: ObservedParts, lifecycle: Lifecycle): void {
     cache: p.cache, cacheMaxBytes: config.cache.maxBytes, datasets,
     served: (d) => p.tracker.get(d), redisUp: () => p.readiness.store === 'up',
   }));
-  const store = new SnapshotStore(p.redis, new KeyLayout(config.redis.keyPrefix));
+  const keys = new KeyLayout(config.redis.keyPrefix);
+  const store = new SnapshotStore(p.redis, keys);
   const streams = config.datasets.filter((d) => d.updatesStream !== null)
     .map((d) => ({ dataset: d.name, stream: d.updatesStream as string, deadLetterStream: d.deadLetterStream }));
+  // The group as consume/kafka-consumer.ts's kafkaDatasets() picks it (not imported: serving loads no Kafka client).
+  const kafka = config.datasets.flatMap((d) => {
+    if (d.updatesKafka === null) return [];
+    const group = d.updatesKafka.group ?? config.consume.group;
+    return [{ dataset: d.name, topic: d.updatesKafka.topic, group, key: keys.kafkaLag(d.name, d.updatesKafka.topic, group) }];
+  });
   lifecycle.add('redis-side metrics', beforeScrape(() => collectRedisSide({
-    datasets, listVersions: (d) => store.listVersions(d), redis: p.redis, streams, group: config.consume.group,
+    datasets, listVersions: (d) => store.listVersions(d), redis: p.redis, streams, group: config.consume.group, kafka,
   }, REDIS_SIDE_TIMEOUT_MS)));
   if (tracing.on) traceLookups(p.lookup, p.cache.stats);
 }

@@ -21,7 +21,7 @@ import type { UpdateWritePath } from '../updates/write-path.js';
 import { applyEntries } from './apply-entries.js';
 import type { KafkaConnection, KafkaSettings } from './kafka-client-options.js';
 import type { KafkaDeadLetterSink } from './kafka-dead-letter.js';
-import { type LagListener, type PartitionLag, measureLag, startLagMonitor } from './kafka-lag.js';
+import { type LagListener, type LagRecorder, type PartitionLag, measureLag, startLagMonitor } from './kafka-lag.js';
 import { parseKafkaRecord, recordId } from './kafka-record.js';
 
 type Record_ = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -53,8 +53,10 @@ export interface KafkaConsumerOptions {
   readonly deadLetters: KafkaDeadLetterSink;
   /** Default: none. */
   readonly logger?: Logger;
-  /** Called with each periodic lag measurement (metrics). Default: none. */
+  /** Called with each periodic lag measurement. Default: none. */
   readonly onLag?: LagListener;
+  /** Stores each periodic lag measurement for the serving replicas' metrics (redisLagRecorder). Default: none. */
+  readonly lagRecorder?: LagRecorder;
 }
 
 export interface KafkaConsumerRun {
@@ -66,7 +68,7 @@ export interface KafkaConsumerRun {
   assigned(): number[];
   /** Measures the lag per assigned partition now. */
   lag(): Promise<PartitionLag[]>;
-  /** The last periodic lag measurement (empty before the first). */
+  /** The newest periodic lag measurement (empty before the first). */
   lastLag(): readonly PartitionLag[];
   /** Resolves when the loop has ended (after stop()). */
   readonly finished: Promise<void>;
@@ -300,7 +302,8 @@ export async function startKafkaConsumer(o: KafkaConsumerOptions): Promise<Kafka
   }
   const stopLag = startLagMonitor({
     consumer: c.client, dataset: o.dataset, topic: o.settings.topic, committed: c.committed,
-    intervalMs: o.settings.lagLogIntervalMs, logger, onLag: o.onLag, onMeasured: (l) => (c.lags = l),
+    startFrom: o.settings.startFrom, intervalMs: o.settings.lagIntervalMs, logIntervalMs: o.settings.lagLogIntervalMs, logger,
+    ...(o.onLag ? { onLag: o.onLag } : {}), ...(o.lagRecorder ? { record: o.lagRecorder } : {}), onMeasured: (l) => (c.lags = l),
   });
   const finished = c.run();
   let closing: Promise<void> | null = null;
@@ -310,13 +313,13 @@ export async function startKafkaConsumer(o: KafkaConsumerOptions): Promise<Kafka
     group: o.group,
     stats: c.stats,
     assigned: () => [...(c.client.assignments?.find((a) => a.topic === o.settings.topic)?.partitions ?? [])].sort((a, b) => a - b),
-    lag: () => measureLag(c.client, o.dataset, o.settings.topic, c.committed),
+    lag: () => measureLag(c.client, o.dataset, o.settings.topic, c.committed, o.settings.startFrom),
     lastLag: () => c.lags,
     finished,
     stop: () => (closing ??= (async () => {
       c.stop();
       await finished;
-      stopLag();
+      await stopLag();
       await c.closeStream();
       // Leaving the group hands the partitions to the others now rather than after session_timeout_ms.
       await c.client.close().catch((err: Error) => logger.warn(`consume: kafka leave group ${o.group}: ${err.message}`));

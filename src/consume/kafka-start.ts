@@ -1,17 +1,19 @@
 /**
  * Starts one Kafka consumer per dataset with `updates_kafka` (for `malt consume`): connection
  * options (TLS, SASL), the dead-letter sink (a producer for `dead_letter_topic`, else the Redis
- * stream), then the consumer. If one cannot start, the ones already started are stopped.
+ * stream), then the consumer, which records its lag in Redis for the serving replicas' metrics.
+ * If one cannot start, the ones already started are stopped.
  */
 import { Producer } from '@platformatic/kafka';
 import type { Redis } from 'ioredis';
 import type { DatasetConfig, MaltConfig } from '../config.js';
+import { KeyLayout } from '../keys.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { UpdateWritePath } from '../updates/write-path.js';
 import { kafkaConnection } from './kafka-client-options.js';
 import { type KafkaConsumerRun, kafkaDatasets, startKafkaConsumer } from './kafka-consumer.js';
 import { type KafkaDeadLetterSink, streamDeadLetters, topicDeadLetters } from './kafka-dead-letter.js';
-import type { LagListener } from './kafka-lag.js';
+import { type LagListener, redisLagRecorder } from './kafka-lag.js';
 
 export interface KafkaStartOptions {
   readonly redis: Redis;
@@ -27,6 +29,7 @@ export async function startKafkaConsumers(cfg: MaltConfig, names: readonly strin
   // Every dataset's options are checked (files, secrets) before anything connects.
   const connections = chosen.map((c) => kafkaConnection(c.dataset, c.settings));
   const runs: KafkaConsumerRun[] = [];
+  const keys = new KeyLayout(cfg.redis.keyPrefix);
   try {
     for (const [i, c] of chosen.entries()) {
       const connection = connections[i] as ReturnType<typeof kafkaConnection>;
@@ -37,6 +40,7 @@ export async function startKafkaConsumers(cfg: MaltConfig, names: readonly strin
       runs.push(await startKafkaConsumer({
         dataset: c.dataset, settings: k, group: c.group, consumer: o.consumer, connection,
         writePath: o.writePath, deadLetters, logger: o.logger, ...(o.onLag ? { onLag: o.onLag } : {}),
+        lagRecorder: redisLagRecorder(o.redis, keys, { dataset: c.dataset, topic: k.topic, group: c.group, consumer: o.consumer, intervalMs: k.lagIntervalMs }),
       }));
     }
   } catch (err) {

@@ -52,12 +52,15 @@ export const metrics = {
   streamPending: register(new GaugeFamily('malt_stream_pending_entries', 'Entries delivered to the consumer group and not yet acknowledged', ['dataset', 'stream', 'group'])),
   streamLagSeconds: register(new GaugeFamily('malt_stream_lag_seconds', 'Time between the newest entry of an updates_stream and the last one delivered to the group (0 when caught up)', ['dataset', 'stream', 'group'])),
   streamDeadLetters: register(new GaugeFamily('malt_stream_dead_letter_entries', 'Entries in a dataset\'s dead-letter stream', ['dataset', 'stream'])),
+  kafkaLag: register(new GaugeFamily('malt_kafka_lag_records', 'Records of a partition of an updates_kafka topic not yet applied and committed by the consumer group, as last measured by its consumer (absent while that measurement is stale)', ['dataset', 'topic', 'group', 'partition'])),
+  kafkaLagAge: register(new GaugeFamily('malt_kafka_lag_age_seconds', 'Seconds since the newest lag measurement of any consumer of the group (grows while none runs)', ['dataset', 'topic', 'group'])),
+  kafkaLagStale: register(new GaugeFamily('malt_kafka_lag_stale_partitions', 'Partitions of the topic whose newest lag measurement is older than 3 lag_interval: no live consumer measures them', ['dataset', 'topic', 'group'])),
   updatesApplied: register(new CounterFamily('malt_updates_applied_total', 'Entities changed by real-time updates applied through this replica (HTTP and gRPC push)', ['dataset'])),
 
   degradedResults: register(new CounterFamily('malt_degraded_results_total', 'Results served degraded (docs/degraded-modes.md), by dataset and kind: stale (snapshot older than max_age), cached / defaults (a fallback answered while Redis could not be read), unavailable (no fallback: STORE_UNAVAILABLE)', ['dataset', 'kind'])),
   breakerOpen: register(new GaugeFamily('malt_redis_circuit_open', '1 while the circuit breaker in front of Redis reads is open or half-open (reads fail fast, fallbacks answer), 0 while closed', [])),
 
-  scrapeErrors: register(new CounterFamily('malt_metrics_collect_errors_total', 'Scrapes whose Redis-side part (load manifests, stream lag) could not be read, by part', ['part'])),
+  scrapeErrors: register(new CounterFamily('malt_metrics_collect_errors_total', 'Scrapes whose Redis-side part (load manifests, stream lag, Kafka lag) could not be read, by part', ['part'])),
 };
 
 let processMetrics = false;

@@ -1,11 +1,13 @@
 /**
  * Metrics read from Redis at scrape time, so that one scrape of any `malt serve` replica shows
  * what the one-shot and separate processes did: loads (`malt load` / `malt sync` record every
- * load in its version manifest, store/snapshot-store.ts) and the updates streams `malt consume`
- * reads (consumer-group lag, pending and dead-lettered entries). Nothing here runs per request.
+ * load in its version manifest, store/snapshot-store.ts), the updates streams `malt consume`
+ * reads (consumer-group lag, pending and dead-lettered entries) and the Kafka lag its consumers
+ * record (consume/kafka-lag.ts). Nothing here runs per request.
  */
 import type { Redis } from 'ioredis';
 import { ERROR_CATALOG, type ErrorCode } from '../errors.js';
+import { parseKafkaLagField } from '../keys.js';
 import type { VersionManifest } from '../model/version-manifest.js';
 import { metrics } from './metrics.js';
 
@@ -15,6 +17,14 @@ export interface StreamToWatch {
   readonly deadLetterStream: string | null;
 }
 
+export interface KafkaLagToWatch {
+  readonly dataset: string;
+  readonly topic: string;
+  readonly group: string;
+  /** KeyLayout.kafkaLag(dataset, topic, group). */
+  readonly key: string;
+}
+
 export interface RedisSideSource {
   readonly datasets: readonly string[];
   /** Every version of `dataset` with keys in Redis, newest first (SnapshotStore.listVersions). */
@@ -22,6 +32,7 @@ export interface RedisSideSource {
   readonly redis: Redis;
   readonly streams: readonly StreamToWatch[];
   readonly group: string;
+  readonly kafka: readonly KafkaLagToWatch[];
 }
 
 const OUTCOMES = ['published', 'refused', 'failed', 'loading'] as const;
@@ -102,6 +113,39 @@ export async function collectStreams(src: RedisSideSource): Promise<void> {
   }
 }
 
+/** A partition measured longer ago than this many of its consumer's lag_interval has no live consumer. */
+export const KAFKA_LAG_STALE_INTERVALS = 3;
+
+/** Partitions exported per Kafka lag key at the previous scrape: the ones not fresh now are removed. */
+const kafkaExported = new Map<string, Set<string>>();
+
+export async function collectKafkaLag(src: RedisSideSource, now = Date.now()): Promise<void> {
+  for (const k of src.kafka) {
+    const record = await src.redis.hgetall(k.key);
+    const fresh = new Set<string>();
+    let newest = -Infinity;
+    let stale = 0;
+    for (const [partition, value] of Object.entries(record)) {
+      const e = parseKafkaLagField(value);
+      if (e === null) continue;
+      newest = Math.max(newest, e.at);
+      // A dead consumer's last lag would look frozen and healthy: report the partition stale instead.
+      if (now - e.at > KAFKA_LAG_STALE_INTERVALS * e.intervalMs) {
+        stale++;
+        continue;
+      }
+      fresh.add(partition);
+      metrics.kafkaLag.labels(k.dataset, k.topic, k.group, partition).set(e.lag);
+    }
+    for (const p of kafkaExported.get(k.key) ?? []) if (!fresh.has(p)) metrics.kafkaLag.remove(k.dataset, k.topic, k.group, p);
+    kafkaExported.set(k.key, fresh);
+    // No measurement ever recorded (no consumer has run): nothing to say, as for a stream never appended to.
+    if (newest === -Infinity) continue;
+    metrics.kafkaLagAge.labels(k.dataset, k.topic, k.group).set(Math.max(0, (now - newest) / 1000));
+    metrics.kafkaLagStale.labels(k.dataset, k.topic, k.group).set(stale);
+  }
+}
+
 /** Runs the Redis-side collection, bounded by `timeoutMs`; a failure is counted, not thrown (the scrape still answers). */
 export async function collectRedisSide(src: RedisSideSource, timeoutMs: number): Promise<void> {
   const part = async (name: string, fn: () => Promise<void>): Promise<void> => {
@@ -114,5 +158,5 @@ export async function collectRedisSide(src: RedisSideSource, timeoutMs: number):
       clearTimeout(timer);
     }
   };
-  await Promise.all([part('loads', () => collectLoads(src)), part('streams', () => collectStreams(src))]);
+  await Promise.all([part('loads', () => collectLoads(src)), part('streams', () => collectStreams(src)), part('kafka', () => collectKafkaLag(src))]);
 }
