@@ -208,6 +208,10 @@ export async function startGrpc(lookup: Lookup, opts: GrpcServerOptions): Promis
     close: (graceMs) => new Promise<void>((resolve) => {
       health.setStatus('', 'NOT_SERVING');
       health.setStatus(SERVICE_NAME, 'NOT_SERVING');
+      // With channelz off, grpc-js's forceShutdown() resets no connection (it only walks the
+      // sessions channelz tracks): a health Watch would keep one open after close. drain()
+      // sends GOAWAY and resets what is still open after graceMs (test/grpc-interop.test.ts).
+      server.drain(`${opts.host}:${port}`, graceMs);
       const timer = setTimeout(() => {
         server.forceShutdown();
         resolve();
