@@ -17,6 +17,11 @@ import { LRUCache } from 'lru-cache';
 import { AdmissionFilter } from './admission-filter.js';
 import type { DatasetResult } from '../model/dataset-result.js';
 
+/** A read of one key under way (serving/read-flight.ts's MissSlot); concurrent misses of the key join it. */
+export interface InFlightRead {
+  readonly key: string;
+}
+
 export interface CacheStats {
   hits: number;
   misses: number;
@@ -30,7 +35,7 @@ export interface CacheStats {
 
 export class ResultCache {
   private readonly lru: LRUCache<string, DatasetResult> | null;
-  private readonly inflight = new Map<string, Promise<DatasetResult>>();
+  private readonly inflight = new Map<string, InFlightRead>();
   /** The ticket of the read under way per key (reads of update-enabled datasets only). */
   private readonly tickets = new Map<string, number>();
   private ticketSeq = 0;
@@ -116,21 +121,31 @@ export class ResultCache {
     this.stats.invalidations++;
   }
 
-  /** A read already under way for this key, if any. */
-  pending(key: string): Promise<DatasetResult> | undefined {
+  /** A read already under way for this key, if any (counted as a shared miss). */
+  pending(key: string): InFlightRead | undefined {
     const p = this.inflight.get(key);
     if (p) this.stats.sharedMisses++;
     return p;
   }
 
-  /** Registers a read under way; it is forgotten when it settles. */
-  track(key: string, promise: Promise<DatasetResult>): void {
+  /** pending() without counting: the caller counts a shared miss itself (sharedMiss()) when it joins another request's read. */
+  peekPending(key: string): InFlightRead | undefined {
+    return this.inflight.get(key);
+  }
+
+  sharedMiss(): void {
+    this.stats.sharedMisses++;
+  }
+
+  /** Registers a read under way (counted as a miss); forget() it when it settles. */
+  track(read: InFlightRead): void {
     this.stats.misses++;
-    this.inflight.set(key, promise);
-    const forget = (): void => {
-      if (this.inflight.get(key) === promise) this.inflight.delete(key);
-    };
-    promise.then(forget, forget);
+    this.inflight.set(read.key, read);
+  }
+
+  /** The read settled: later misses of its key read anew (unless invalidate() already dropped it). */
+  forget(read: InFlightRead): void {
+    if (this.inflight.get(read.key) === read) this.inflight.delete(read.key);
   }
 
   get sizeBytes(): number {

@@ -40,11 +40,19 @@ export function protoBound(jsonBytes: number): number {
  */
 export type DatasetResult = RenderedResult;
 
+/** What a lazy result renders its protobuf from on first use: the same features, made again. */
+export interface FeatureSource {
+  /** The features the JSON was rendered from (decoded anew from the same stored row). */
+  features(): readonly Feature[];
+  /** Heap bytes held until then (the stored row), charged to the cache entry. */
+  readonly heldBytes: number;
+}
+
 class Rendered implements RenderedResult {
   /** malt.v1.DatasetResult wire bytes as a latin1 string, once rendered (null: not yet). */
   private rendered: EncodedMessage | null;
   /** Renders the protobuf on first use (lazy results); null once rendered. */
-  private renderProto: (() => EncodedMessage) | null;
+  private source: FeatureSource | null;
 
   private constructor(
     readonly dataset: string,
@@ -55,21 +63,21 @@ class Rendered implements RenderedResult {
     /** UTF-8 byte length of `json`, so responses know their Content-Length without measuring. */
     readonly jsonBytes: number,
     proto: EncodedMessage | null,
-    renderProto: (() => EncodedMessage) | null,
+    source: FeatureSource | null,
     /** Segments of the entity for segments datasets, sorted; null for features datasets. */
     readonly segments: readonly string[] | null,
     /** Heap bytes held until the protobuf is rendered (the stored row kept to render it). */
     private readonly pendingBytes: number,
   ) {
     this.rendered = proto;
-    this.renderProto = renderProto;
+    this.source = source;
   }
 
   /** malt.v1.DatasetResult wire bytes, as a latin1 string (one char per byte); rendered once. */
   get proto(): EncodedMessage {
     if (this.rendered === null) {
-      this.rendered = (this.renderProto as () => EncodedMessage)();
-      this.renderProto = null;
+      this.rendered = encodeDatasetResult(this.dataset, this.version, this.found, (this.source as FeatureSource).features());
+      this.source = null;
     }
     return this.rendered;
   }
@@ -86,9 +94,15 @@ class Rendered implements RenderedResult {
    * holds until then (charged to the cache entry, with the protobuf's bound).
    */
   static lazy(dataset: string, version: string, found: boolean, features: readonly Feature[], segments: readonly string[] | null, again: () => readonly Feature[], heldBytes: number): DatasetResult {
-    const json = renderJson(dataset, version, found, features);
-    const render = (): EncodedMessage => encodeDatasetResult(dataset, version, found, again());
-    return new Rendered(dataset, version, found, json, Buffer.byteLength(json), null, render, segments, heldBytes + 120);
+    return Rendered.fromJson(dataset, version, found, renderJson(dataset, version, found, features), segments, { features: again, heldBytes });
+  }
+
+  /**
+   * lazy() with the JSON already rendered from the same features (serving/row-json.ts renders it
+   * straight from a stored row); `source` makes them again for the protobuf.
+   */
+  static fromJson(dataset: string, version: string, found: boolean, json: string, segments: readonly string[] | null, source: FeatureSource): DatasetResult {
+    return new Rendered(dataset, version, found, json, Buffer.byteLength(json), null, source, segments, source.heldBytes + 120);
   }
 
   /**
@@ -111,7 +125,7 @@ class Rendered implements RenderedResult {
 }
 
 /** Builds DatasetResults: `build` renders both formats, `lazy` the JSON now and the protobuf on first use. */
-export const DatasetResult = { build: Rendered.build, lazy: Rendered.lazy } as const;
+export const DatasetResult = { build: Rendered.build, lazy: Rendered.lazy, fromJson: Rendered.fromJson } as const;
 
 function renderJson(dataset: string, version: string, found: boolean, features: readonly Feature[]): string {
   let out = `{"dataset":${JSON.stringify(dataset)},"version":"${version}","found":${found},"features":{`;
@@ -124,6 +138,13 @@ function renderJson(dataset: string, version: string, found: boolean, features: 
 
 /** RFC 3339 with 3 or 6 fractional digits, as proto3 JSON renders a Timestamp. */
 export function formatTimestamp(micros: bigint): string {
+  const n = Number(micros);
+  if (Number.isSafeInteger(n)) {
+    // The same digits without bigint arithmetic (exact: every step stays an integer below 2^53).
+    const extra = ((n % 1000) + 1000) % 1000;
+    const iso = new Date((n - extra) / 1000).toISOString();
+    return extra === 0 ? iso : `${iso.slice(0, -1)}${String(extra).padStart(3, '0')}Z`;
+  }
   let ms = micros / 1000n;
   if (ms * 1000n > micros) ms -= 1n;
   const iso = new Date(Number(ms)).toISOString();

@@ -38,18 +38,6 @@ export function markDegraded(r: DatasetResult, mode: Degraded): DatasetResult {
   return marked;
 }
 
-/** Resolves to the cell's outcome if it has settled already, else to `pending` (never waits). */
-async function settledNow(cell: Promise<DatasetResult>): Promise<{ value: DatasetResult } | { error: MaltError } | 'pending'> {
-  const PENDING = Symbol('pending');
-  try {
-    // An already settled `cell` wins the race: its reaction is queued before the sentinel's.
-    const v = await Promise.race([cell, Promise.resolve(PENDING)]);
-    return v === PENDING ? 'pending' : { value: v as DatasetResult };
-  } catch (err) {
-    return { error: toMaltError(err) };
-  }
-}
-
 export class DegradedReads {
   private readonly markedCache = new WeakMap<DatasetResult, DatasetResult>();
   private readonly defaultsOf = new WeakMap<ServedVersion, DatasetResult | null>();
@@ -71,21 +59,21 @@ export class DegradedReads {
    * After a request's wait failed: keeps every cell that has its result, answers the others by
    * the fallbacks (cells still waiting on Redis included: the request does not wait past its
    * deadline), or throws STORE_UNAVAILABLE. Errors other than STORE_UNAVAILABLE are rethrown.
+   * `outcomes`: each cell's result, its read's error, or null while its read is still pending.
    */
-  async recover(cells: readonly (DatasetResult | Promise<DatasetResult>)[], versions: readonly ServedVersion[], err: unknown): Promise<DatasetResult[]> {
+  recover(outcomes: readonly (DatasetResult | MaltError | null)[], versions: readonly ServedVersion[], err: unknown): DatasetResult[] {
     const first = toMaltError(err);
     if (first.code !== 'STORE_UNAVAILABLE') throw first;
-    const outcomes = await Promise.all(cells.map((c) => (c instanceof Promise ? settledNow(c) : { value: c })));
-    const out: DatasetResult[] = new Array(cells.length);
-    const kinds: ('cached' | 'defaults' | null)[] = new Array(cells.length).fill(null);
+    const out: DatasetResult[] = new Array(outcomes.length);
+    const kinds: ('cached' | 'defaults' | null)[] = new Array(outcomes.length).fill(null);
     let unanswered: { dataset: string; error: MaltError }[] | null = null;
     for (let i = 0; i < outcomes.length; i++) {
-      const o = outcomes[i]!;
-      if (o !== 'pending' && 'value' in o) {
-        out[i] = o.value;
+      const o = outcomes[i] ?? null;
+      if (o !== null && !(o instanceof MaltError)) {
+        out[i] = o;
         continue;
       }
-      const e = o === 'pending' ? first : o.error;
+      const e = o === null ? first : o;
       if (e.code !== 'STORE_UNAVAILABLE') throw e;
       const v = versions[i % versions.length]!;
       const p = this.pick(v, undefined);

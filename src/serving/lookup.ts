@@ -9,12 +9,15 @@ import type { MaltConfig } from '../config.js';
 import { entityIdProblem } from '../entity-id.js';
 import { MaltError, toMaltError } from '../errors.js';
 import { withDeadline } from './deadline.js';
+import { DeadlineQueue } from './deadline-queue.js';
+import { MissSlot, ReadFlight } from './read-flight.js';
+import { rowJson } from './row-json.js';
 import { decodeSegments } from '../row-codec.js';
 import type { ResultCache } from '../cache/result-cache.js';
-import { type RowsRead, SnapshotReader } from '../store/snapshot-reader.js';
+import { type ReadOutcomes, type RowsRead, SnapshotReader } from '../store/snapshot-reader.js';
 import type { EntityOverlay } from '../store/overlay-store.js';
 import { mergeFeatures, mergeSegments } from '../updates/overlay-merge.js';
-import { DatasetResult, type Feature } from './dataset-result.js';
+import { DatasetResult, type Feature, type FeatureSource } from './dataset-result.js';
 import type { ServedVersion, VersionTracker } from './version-tracker.js';
 import type { RowDecoder } from '../row-codec.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -33,6 +36,8 @@ export class Lookup {
   private readonly resolved = new Map<string, { generation: number; versions: readonly ServedVersion[] }>();
   /** Keys requested from Redis and not yet answered. */
   private pendingReads = 0;
+  /** The server cap on every Redis read (serving.request_timeout_ms), one timer for all. */
+  private readonly deadlines: DeadlineQueue;
   private readonly reader: SnapshotReader;
   /** Fallbacks when Redis cannot be read in time, and their counts (docs/degraded-modes.md). */
   readonly degraded: DegradedReads;
@@ -47,6 +52,7 @@ export class Lookup {
     breaker = new CircuitBreaker({ failures: config.serving.breakerFailures, openMs: config.serving.breakerOpenMs }),
   ) {
     this.reader = new SnapshotReader(redis);
+    this.deadlines = new DeadlineQueue(config.serving.requestTimeoutMs);
     this.breaker = breaker;
     this.degraded = new DegradedReads(breaker, new DegradedCounters());
     this.featureDatasets = config.datasets.filter((d) => d.kind === 'features').map((d) => d.name);
@@ -67,7 +73,7 @@ export class Lookup {
   /** Resolves dataset names (empty = every features dataset) to their served versions. */
   resolve(names: readonly string[]): readonly ServedVersion[] {
     // Memoised per dataset list until a served version changes (the same few lists recur).
-    const memoKey = JSON.stringify(names); // unambiguous: [] vs [""], ["a,b"] vs ["a","b"]
+    const memoKey = names.length === 0 ? '[]' : JSON.stringify(names); // unambiguous: [] vs [""], ["a,b"] vs ["a","b"]
     const memo = this.resolved.get(memoKey);
     if (memo && memo.generation === this.tracker.generation) return memo.versions;
     const versions = this.resolveNow(names);
@@ -106,45 +112,72 @@ export class Lookup {
     const versions = this.resolve(datasetNames);
     if (entityIds.length === 0) return [];
     this.degraded.countStale(versions, entityIds.length);
-    // Open or half-open: Redis is not answering, cache hits are served as the fallback says.
-    const degraded = !this.breaker.closed;
-    const cells: (DatasetResult | Promise<DatasetResult>)[] = new Array(entityIds.length * versions.length);
-    let misses: { key: string; v: ServedVersion; id: string; index: number }[] | null = null;
-    let waiting = false;
-    let i = 0;
-    for (const id of entityIds) {
-      for (const v of versions) {
-        const key = v.cachePrefix + id;
-        const hit = this.cache.get(key) ?? this.cache.pending(key);
-        if (hit !== undefined) {
-          cells[i] = degraded && !(hit instanceof Promise) ? this.degraded.cachedHit(v, hit) : hit;
-          if (hit instanceof Promise) waiting = true;
-        } else {
-          (misses ??= []).push({ key, v, id, index: i });
-          waiting = true;
-        }
-        i++;
+    const cells = this.cells(entityIds, versions);
+    let resolved: readonly DatasetResult[];
+    if (cells.flights === null) resolved = cells.cells as DatasetResult[];
+    else {
+      try {
+        // The shared reads are bounded by the server cap (the deadline queue); a second timer is
+        // needed only when this caller's deadline is shorter (a gRPC client deadline).
+        const { flights } = cells;
+        const wait: Promise<unknown> = flights.length === 1 ? flights[0]!.wait() : Promise.all(flights.map((f) => f.wait()));
+        await (timeoutMs < this.config.serving.requestTimeoutMs ? withDeadline(wait, timeoutMs) : wait);
+        resolved = settledCells(cells.cells);
+      } catch (err) {
+        // Redis down, slow or the breaker open: the datasets' fallbacks, else STORE_UNAVAILABLE.
+        resolved = this.degraded.recover(cellOutcomes(cells.cells), versions, err);
       }
     }
-    if (misses) this.fetchMisses(misses, cells);
-    // Every shared Redis read is already bounded by the server cap (readRaw); a second timer is
-    // needed only when this caller's deadline is shorter (a gRPC client deadline).
-    let resolved: readonly DatasetResult[];
-    try {
-      resolved = !waiting
-        ? (cells as DatasetResult[])
-        : timeoutMs < this.config.serving.requestTimeoutMs
-          ? await withDeadline(Promise.all(cells), timeoutMs)
-          : await Promise.all(cells);
-    } catch (err) {
-      // Redis down, slow or the breaker open: the datasets' fallbacks, else STORE_UNAVAILABLE.
-      resolved = await this.degraded.recover(cells, versions, err);
-    }
     const out: EntityResult[] = new Array(entityIds.length);
+    const n = versions.length;
     for (let e = 0; e < entityIds.length; e++) {
-      out[e] = { entityId: entityIds[e] as string, datasets: resolved.slice(e * versions.length, (e + 1) * versions.length) };
+      out[e] = { entityId: entityIds[e] as string, datasets: n === 1 && resolved.length === 1 ? resolved : resolved.slice(e * n, (e + 1) * n) };
     }
     return out;
+  }
+
+  /**
+   * Each entity × version's cached result, or the slot of the read it waits for: another
+   * request's (single-flight) or this request's one flight for all its misses, sent here.
+   */
+  private cells(entityIds: readonly string[], versions: readonly ServedVersion[]): { cells: (DatasetResult | MissSlot)[]; flights: ReadFlight[] | null } {
+    // Open or half-open: Redis is not answering, cache hits are served as the fallback says.
+    const degraded = !this.breaker.closed;
+    const cells: (DatasetResult | MissSlot)[] = new Array(entityIds.length * versions.length);
+    let own: ReadFlight | null = null;
+    let flights: ReadFlight[] | null = null;
+    let i = 0;
+    try {
+      for (const id of entityIds) {
+        for (const v of versions) {
+          const key = v.cachePrefix + id;
+          const hit = this.cache.get(key);
+          if (hit !== undefined) {
+            cells[i++] = degraded ? this.degraded.cachedHit(v, hit) : hit;
+            continue;
+          }
+          // The cache holds only this module's slots (track() below).
+          let slot = this.cache.peekPending(key) as MissSlot | undefined;
+          if (slot === undefined) {
+            own ??= new ReadFlight(this);
+            // Update-enabled datasets: a ticket, so an invalidation during the read keeps it out of the cache.
+            slot = own.add(key, v, id, v.overlayPrefix === null ? 0 : this.cache.begin(key));
+            this.cache.track(slot);
+          } else if (slot.flight !== own) this.cache.sharedMiss();
+          // (the same key twice in one request joins the request's own flight: one read)
+          const f = slot.flight;
+          if (flights === null) flights = [f];
+          else if (flights[flights.length - 1] !== f && !flights.includes(f)) flights.push(f);
+          cells[i++] = slot;
+        }
+      }
+    } catch (err) {
+      // A fallback refused a cached hit: the misses tracked so far are never sent.
+      if (own !== null) this.failFlight(own, toMaltError(err));
+      throw err;
+    }
+    if (own !== null) this.send(own);
+    return { cells, flights };
   }
 
   /** The segments of one entity in a segments dataset (empty and found=false when it has no row). */
@@ -157,77 +190,126 @@ export class Lookup {
     return { segments: d.segments ?? [], version: d.version, found: d.found, degraded: (d as ModelResult).degraded ?? null };
   }
 
-  /** Issues one pipeline for all misses; each miss's promise is shared with concurrent requests. */
-  private fetchMisses(misses: { key: string; v: ServedVersion; id: string; index: number }[], cells: (DatasetResult | Promise<DatasetResult>)[]): void {
-    // Dedupe within the request (the same entity twice in one batch).
-    const unique = new Map<string, { v: ServedVersion; id: string }>();
-    for (const m of misses) unique.set(m.key, m);
-    const entries = [...unique.entries()];
-    // The shared read is bounded by the server's cap, not by this caller's deadline: callers
-    // that join it (single-flight) each wait under their own deadline in get().
-    const raw = this.readRaw(entries.map(([, m]) => m));
-    const perKey = new Map<string, Promise<DatasetResult>>();
-    entries.forEach(([key, m], j) => {
-      // Update-enabled datasets: a ticket, so an invalidation during the read keeps it out of the cache.
-      const ticket = m.v.overlayPrefix === null ? 0 : this.cache.begin(key);
-      const p = raw.then((read) => {
-        const result = decodeResult(m.v, read.rows[j] ?? null, read.overlays?.[j] ?? null);
-        if (ticket === 0) this.cache.offer(key, result);
-        else this.cache.settle(key, ticket, result);
-        return result;
-      }, (err: unknown) => {
-        if (ticket !== 0) this.cache.settle(key, ticket, null);
-        throw err;
-      });
-      this.cache.track(key, p);
-      perKey.set(key, p);
-    });
-    for (const m of misses) cells[m.index] = perKey.get(m.key) as Promise<DatasetResult>;
-  }
-
-  private readRaw(items: { v: ServedVersion; id: string }[]): Promise<RowsRead> {
+  /** Sends the flight's reads as one batch, unless the breaker or max_pending_reads refuses it. */
+  private send(flight: ReadFlight): void {
     // Bound what may pile up behind a stalled Redis: past max_pending_reads, fail fast.
     const max = this.config.serving.maxPendingReads;
+    const n = flight.slots.length;
     if (!this.breaker.allow()) {
-      return Promise.reject(new MaltError('STORE_UNAVAILABLE', `Redis is not answering: circuit breaker ${this.breaker.state} (serving.breaker_open_ms ${this.config.serving.breakerOpenMs})`));
+      this.failFlight(flight, new MaltError('STORE_UNAVAILABLE', `Redis is not answering: circuit breaker ${this.breaker.state} (serving.breaker_open_ms ${this.config.serving.breakerOpenMs})`));
+      return;
     }
-    if (this.pendingReads + items.length > max) {
+    if (this.pendingReads + n > max) {
       this.breaker.failure('max_pending_reads reached');
-      return Promise.reject(new MaltError('STORE_UNAVAILABLE', `Redis is not keeping up: ${this.pendingReads} reads pending (serving.max_pending_reads ${max})`));
+      this.failFlight(flight, new MaltError('STORE_UNAVAILABLE', `Redis is not keeping up: ${this.pendingReads} reads pending (serving.max_pending_reads ${max})`));
+      return;
     }
-    this.pendingReads += items.length;
-    const work = this.reader.read(items);
     // Counted down when Redis answers or the connection fails, not at the deadline.
-    const release = (): void => {
-      this.pendingReads -= items.length;
-    };
-    work.then(release, release);
-    const bounded = withDeadline(work, this.config.serving.requestTimeoutMs);
-    bounded.then(() => this.breaker.success(), (err: unknown) => {
-      const e = toMaltError(err);
-      if (e.code === 'STORE_UNAVAILABLE') this.breaker.failure(e.message);
-    });
-    return bounded;
+    this.pendingReads += n;
+    this.deadlines.add(flight);
+    this.reader.send(flight.slots).then((outcomes) => this.answered(flight, outcomes), (err: unknown) => this.answered(flight, null, err));
   }
+
+  /** Redis answered the flight (outcomes) or the connection failed (err). */
+  private answered(flight: ReadFlight, outcomes: ReadOutcomes | null, err?: unknown): void {
+    this.pendingReads -= flight.slots.length;
+    // Past its deadline the flight has failed already: a late answer is dropped, not cached.
+    if (!flight.pending) return;
+    this.deadlines.remove(flight);
+    let read: RowsRead;
+    try {
+      if (outcomes === null) throw this.reader.failed(err);
+      read = this.reader.rowsOf(flight.slots, outcomes);
+    } catch (e) {
+      const me = toMaltError(e);
+      if (me.code === 'STORE_UNAVAILABLE') this.breaker.failure(me.message);
+      this.failFlight(flight, me);
+      return;
+    }
+    this.breaker.success();
+    const { slots } = flight;
+    const results: DatasetResult[] = new Array(slots.length);
+    try {
+      for (let j = 0; j < slots.length; j++) {
+        const slot = slots[j]!;
+        const result = decodeResult(slot.v, read.rows[j] ?? null, read.overlays?.[j] ?? null);
+        if (slot.ticket === 0) this.cache.offer(slot.key, result);
+        else this.cache.settle(slot.key, slot.ticket, result);
+        this.cache.forget(slot);
+        results[j] = result;
+      }
+    } catch (e) {
+      this.failFlight(flight, toMaltError(e));
+      return;
+    }
+    flight.succeed(results);
+  }
+
+  /** The shared deadline passed before Redis answered (deadline-queue.ts calls this through the flight). */
+  expired(flight: ReadFlight): void {
+    const err = new MaltError('STORE_UNAVAILABLE', `Redis did not answer within ${this.deadlines.durationMs} ms`);
+    this.breaker.failure(err.message);
+    this.failFlight(flight, err);
+  }
+
+  private failFlight(flight: ReadFlight, err: MaltError): void {
+    for (const slot of flight.slots) {
+      if (slot.ticket !== 0) this.cache.settle(slot.key, slot.ticket, null);
+      this.cache.forget(slot);
+    }
+    flight.fail(err);
+  }
+}
+
+/** The cells' results once every flight they wait on succeeded. */
+function settledCells(cells: (DatasetResult | MissSlot)[]): DatasetResult[] {
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells[i]!;
+    if (c instanceof MissSlot) cells[i] = c.result as DatasetResult;
+  }
+  return cells as DatasetResult[];
+}
+
+/** Each cell's outcome now, for the fallbacks: its result, its flight's error, or null (still waiting). */
+function cellOutcomes(cells: readonly (DatasetResult | MissSlot)[]): (DatasetResult | MaltError | null)[] {
+  return cells.map((c) => {
+    if (!(c instanceof MissSlot)) return c;
+    if (c.flight.pending) return null;
+    return c.flight.failed ? (c.flight.error as MaltError) : (c.result as DatasetResult);
+  });
 }
 
 /** Builds the typed result for one entity from its stored row (null = no row) and its update overlay. */
 export function decodeResult(v: ServedVersion, raw: Buffer | null, overlay: EntityOverlay | null = null): DatasetResult {
   if (overlay !== null) return decodeMerged(v, raw, overlay);
-  const features: Feature[] = new Array(v.columns.length);
-  // Values of a snapshot older than max_age are served, marked STALE (docs/degraded-modes.md).
-  const present = v.stale ? 'STALE' : 'PRESENT';
   if (v.config.kind === 'segments') {
+    const features: Feature[] = new Array(1);
+    // Values of a snapshot older than max_age are served, marked STALE (docs/degraded-modes.md).
+    const present = v.stale ? 'STALE' : 'PRESENT';
     const segments = raw === null ? [] : decodeSegments(raw.toString('utf8'));
     const col = v.columns[0]!;
     features[0] = { name: col.name, type: col.type, value: raw === null ? null : segments, status: raw === null ? 'NOT_FOUND' : present };
     return DatasetResult.build(v.config.name, v.versionString, raw !== null, features, segments);
   }
-  // JSON now, protobuf when gRPC first asks, decoded again from the same row (dataset-result.ts);
-  // the row is kept as a flat latin1 copy, not the Buffer (a slice of ioredis's read buffer).
-  const row = raw === null ? null : raw.toString('latin1');
-  const again = (): Feature[] => rowFeatures(v, row === null ? null : Buffer.from(row, 'latin1'), new Array(v.columns.length), present);
-  return DatasetResult.lazy(v.config.name, v.versionString, raw !== null, rowFeatures(v, raw, features, present), null, again, row === null ? 0 : row.length);
+  // JSON now, straight from the decoded values (row-json.ts); the protobuf when gRPC first asks,
+  // from features decoded again from the same row (dataset-result.ts), kept as a flat latin1
+  // copy, not the Buffer (a slice of ioredis's read buffer).
+  const json = rowJson(v, raw === null ? null : (v.decoder as RowDecoder).decode(raw));
+  return DatasetResult.fromJson(v.config.name, v.versionString, raw !== null, json, null, new StoredRow(v, raw === null ? null : raw.toString('latin1')));
+}
+
+/** A stored row kept to render its result's protobuf on first use (FeatureSource). */
+class StoredRow implements FeatureSource {
+  readonly heldBytes: number;
+
+  constructor(private readonly v: ServedVersion, private readonly row: string | null) {
+    this.heldBytes = row === null ? 0 : row.length;
+  }
+
+  features(): Feature[] {
+    const { v, row } = this;
+    return rowFeatures(v, row === null ? null : Buffer.from(row, 'latin1'), new Array(v.columns.length), v.stale ? 'STALE' : 'PRESENT');
+  }
 }
 
 /** The features of a stored row of a features dataset (null = no row), into `features`. */

@@ -8,7 +8,7 @@
 import type { Redis } from 'ioredis';
 import { MaltError } from '../errors.js';
 import { bucketOf } from '../keys.js';
-import { type DataCommand, runBatch } from './command-batch.js';
+import { type CommandOutcome, type DataCommand, runBatch } from './command-batch.js';
 import { type EntityOverlay, parseOverlay } from './overlay-store.js';
 import { redisOp } from '../telemetry/metrics.js';
 import { inSpan, tracing } from '../telemetry/tracing.js';
@@ -35,6 +35,9 @@ export interface RowsRead {
   readonly overlays: (EntityOverlay | null)[] | null;
 }
 
+/** What send() resolves to, for rowsOf(): one outcome per command of the batch. */
+export type ReadOutcomes = readonly CommandOutcome[];
+
 export class SnapshotReader {
   constructor(private readonly redis: Redis) {}
 
@@ -49,41 +52,72 @@ export class SnapshotReader {
    * trip). Any Redis failure rejects with STORE_UNAVAILABLE. No deadline here: the caller bounds it.
    */
   async read(reads: readonly RowRead[]): Promise<RowsRead> {
+    let outcomes: ReadOutcomes;
+    try {
+      outcomes = await this.send(reads);
+    } catch (err) {
+      throw this.failed(err);
+    }
+    return this.rowsOf(reads, outcomes);
+  }
+
+  /**
+   * read() in halves without an async layer (the read path's miss, serving/lookup.ts): send()
+   * the batch, then rowsOf() its outcomes; a rejection goes through failed().
+   */
+  send(reads: readonly RowRead[]): Promise<ReadOutcomes> {
     const commands: DataCommand[] = new Array(reads.length);
-    let overlayAt: number[] | null = null;
+    let overlays = false;
     for (let i = 0; i < reads.length; i++) {
       const { v, id } = reads[i] as RowRead;
       commands[i] = { op: 'hgetBuffer', key: v.bucketPrefix + bucketOf(id, v.buckets), field: id };
-      if (v.overlayPrefix) (overlayAt ??= []).push(i);
+      if (v.overlayPrefix) overlays = true;
     }
-    if (overlayAt) {
-      for (const i of overlayAt) {
+    if (overlays) {
+      for (let i = 0; i < reads.length; i++) {
         const { v, id } = reads[i] as RowRead;
-        commands.push({ op: 'hgetall', key: `${v.overlayPrefix as string}${id}}` });
+        if (v.overlayPrefix) commands.push({ op: 'hgetall', key: `${v.overlayPrefix}${id}}` });
       }
     }
     try {
-      const outcomes = await (tracing.on
+      return tracing.on
         ? inSpan('redis.read', { 'db.system': 'redis', 'malt.commands': commands.length }, () => runBatch(this.redis, commands, READ_BATCH))
-        : runBatch(this.redis, commands, READ_BATCH));
+        : runBatch(this.redis, commands, READ_BATCH);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The rows (and overlays) of send()'s outcomes; throws STORE_UNAVAILABLE when a command failed. */
+  rowsOf(reads: readonly RowRead[], outcomes: ReadOutcomes): RowsRead {
+    try {
       const rows: (Buffer | null)[] = new Array(reads.length);
+      let overlayed = 0;
       for (let i = 0; i < reads.length; i++) {
         const [err, row] = outcomes[i]!;
         if (err) throw err;
         rows[i] = row as Buffer | null;
+        if ((reads[i] as RowRead).v.overlayPrefix) overlayed++;
       }
-      if (!overlayAt) return { rows, overlays: null };
+      if (overlayed === 0) return { rows, overlays: null };
       const overlays: (EntityOverlay | null)[] = new Array(reads.length).fill(null);
-      for (let k = 0; k < overlayAt.length; k++) {
-        const [err, fields] = outcomes[reads.length + k]!;
+      let k = reads.length;
+      for (let i = 0; i < reads.length; i++) {
+        if (!(reads[i] as RowRead).v.overlayPrefix) continue;
+        const [err, fields] = outcomes[k++]!;
         if (err) throw err;
-        overlays[overlayAt[k] as number] = parseOverlay(fields as Record<string, string>);
+        overlays[i] = parseOverlay(fields as Record<string, string>);
       }
       return { rows, overlays };
     } catch (err) {
-      READ.onError();
-      if (err instanceof MaltError) throw err;
-      throw new MaltError('STORE_UNAVAILABLE', `Redis read failed: ${(err as Error).message}`);
+      throw this.failed(err);
     }
+  }
+
+  /** Counts a failed read and returns it as the STORE_UNAVAILABLE the read path answers. */
+  failed(err: unknown): MaltError {
+    READ.onError();
+    if (err instanceof MaltError) return err;
+    return new MaltError('STORE_UNAVAILABLE', `Redis read failed: ${(err as Error).message}`);
   }
 }
