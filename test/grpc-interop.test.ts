@@ -16,15 +16,18 @@ import type { MaltConfig } from '../src/config.js';
 import { writeParquet } from '../src/sample/write-parquet.js';
 import { featuresDataset, load, makeConfig, serve, tmpDir, uniquePrefix, writePlayers, type PlayerRow } from './support/fixtures.js';
 import {
-  type CallOutcome, type InteropCall, type InteropClient, INTEROP_CLIENTS, type InteropSpec, buildGoInterop, outcome, runClient, startClient, writeDescriptorSet,
+  type CallOutcome, type InteropCall, type InteropClient, INTEROP_CLIENTS, type InteropSpec, buildGoInterop, outcome, recordingServer, runClient, startClient, writeDescriptorSet,
 } from './support/grpc-interop.js';
 import { makeCa, makeLeaf } from './support/test-certs.js';
 import { type TestRedis, startTestRedis } from './support/redis-server.js';
 
 const ENGINES = [true, false] as const;
 const TOKEN = 'tok-interop-reader';
+// A compressible request: C-core (python) sends a message uncompressed when gzip would not make it smaller.
+const LONG_ID = 'z'.repeat(200);
 const prefix = uniquePrefix();
 const bulk: PlayerRow[] = Array.from({ length: 200 }, (_, i) => ({ id: `n${i}`, ltv: i / 4, level: BigInt(i), country: 'FI', is_payer: i % 2 === 0, last_login: new Date(i * 1000), tags: [`t${i}`] }));
+const bulkIds = bulk.map((r) => String(r.id));
 let lake: string;
 let certs: string;
 let descriptors: string;
@@ -138,6 +141,26 @@ async function runBoth(spec: Omit<InteropSpec, 'descriptors'>): Promise<Record<I
   return Object.fromEntries(INTEROP_CLIENTS.map((c, i) => [c, all[i]!])) as Record<InteropClient, Map<string, CallOutcome>>;
 }
 
+describe.each(INTEROP_CLIENTS)('the %s client on the wire (a recording HTTP/2 server, not malt)', (client) => {
+  it('sends a gzip request compressed (grpc-encoding gzip, flag 1), others not, and its deadline as grpc-timeout', async () => {
+    const rec = await recordingServer();
+    try {
+      const r = await runClient(client, { addr: rec.addr, descriptors, steps: [
+        get('gzip', LONG_ID, ['players'], { gzip: true, metadata: [['x-case', 'gzip']] }),
+        get('plain', 'p1', ['players'], { timeout_ms: 5000, metadata: [['x-case', 'plain']] }),
+      ] }, goBin);
+      expect([outcome(r, 'gzip').code, outcome(r, 'gzip').details, outcome(r, 'plain').code]).toEqual(['UNIMPLEMENTED', 'recorded', 'UNIMPLEMENTED']);
+      const sent = (c: string) => rec.requests.find((q) => q.headers['x-case'] === c);
+      expect([sent('gzip')?.headers['grpc-encoding'], sent('gzip')?.compressedFlag]).toEqual(['gzip', 1]);
+      expect([sent('plain')?.headers['grpc-encoding'] ?? 'identity', sent('plain')?.compressedFlag]).toEqual(['identity', 0]);
+      expect(sent('plain')?.headers['grpc-timeout']).toMatch(/^\d{1,8}[HMSmun]$/);
+      expect(sent('plain')?.headers['user-agent']).toMatch(client === 'python' ? /grpc-python/ : /grpc-go/);
+    } finally {
+      await rec.close();
+    }
+  });
+});
+
 describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
   describe('one open plaintext server', () => {
     let app: ServingApp;
@@ -151,10 +174,12 @@ describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
         expect(res.statusCode, url).toBe(200);
         return protoEntity(res.json() as HttpEntity);
       };
-      for (const id of ['p1', 'p2', 'p3', 'nobody']) http[id] = await entity(`/v1/entities/${id}?datasets=players`);
+      for (const id of ['p1', 'p2', 'p3', 'nobody', LONG_ID]) http[id] = await entity(`/v1/entities/${id}?datasets=players`);
       http['all:p1'] = await entity('/v1/entities/p1');
       const b = await app.http.inject({ method: 'POST', url: '/v1/entities/batch', payload: { entity_ids: ['p2', 'nobody', 'p1', 'p2', 'p3'], datasets: ['players'] } });
       http['batch'] = { results: (b.json() as { results: HttpEntity[] }).results.map(protoEntity) };
+      const bb = await app.http.inject({ method: 'POST', url: '/v1/entities/batch', payload: { entity_ids: bulkIds, datasets: ['players'] } });
+      http['batch:bulk'] = { results: (bb.json() as { results: HttpEntity[] }).results.map(protoEntity) };
       for (const id of ['p1', 'p3']) {
         const s = (await app.http.inject({ method: 'GET', url: `/v1/entities/${id}/segments?dataset=segments` })).json() as { entity_id: string; segments: string[]; version: string; found: boolean };
         http[`seg:${id}`] = { entity_id: s.entity_id, version: s.version, ...(s.segments.length ? { segments: [...s.segments].sort() } : {}), ...(s.found ? { found: true } : {}) };
@@ -165,7 +190,7 @@ describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
         batch('batch', ['p2', 'nobody', 'p1', 'p2', 'p3'], ['players']),
         segments('seg-p1', 'p1', 'segments'), segments('seg-p3', 'p3', 'segments'),
         get('unknown-get', 'p1', ['nope']), batch('unknown-batch', ['p1'], ['players', 'nope']), segments('unknown-seg', 'p1', 'nope'),
-        get('gzip-get', 'p1', ['players'], { gzip: true }), batch('gzip-batch', ['p2', 'nobody', 'p1', 'p2', 'p3'], ['players'], { gzip: true }),
+        get('gzip-get', LONG_ID, ['players'], { gzip: true }), batch('gzip-batch', bulkIds, ['players'], { gzip: true }),
         get('meta-large', 'p1', ['players'], { metadata: [['x-big', 'a'.repeat(20 * 1024)]] }),
         get('meta-ok', 'p1', ['players'], { metadata: [['x-small', 'a'.repeat(1024)]] }),
         get('msg-large', 'x'.repeat(5 * 1024 * 1024), ['players']),
@@ -214,8 +239,9 @@ describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
       });
 
       it('a gzip-compressed request is answered as an uncompressed one', () => {
-        expect(expectOk(o('gzip-get'), 'gzip-get')).toEqual(http['p1']);
-        expect(expectOk(o('gzip-batch'), 'gzip-batch')).toEqual(http['batch']);
+        expect(expectOk(o('gzip-get'), 'gzip-get')).toEqual(http[LONG_ID]);
+        expect(expectOk(o('gzip-batch'), 'gzip-batch')).toEqual(http['batch:bulk']);
+        expect((http['batch:bulk'] as { results: unknown[] }).results).toHaveLength(200);
       });
 
       it('request metadata over 16 KiB: RESOURCE_EXHAUSTED HEADERS_TOO_LARGE; 1 KiB is fine', () => {

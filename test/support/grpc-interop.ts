@@ -9,7 +9,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
@@ -279,4 +281,33 @@ export function outcome(results: Map<string, CallOutcome>, id: string): CallOutc
   const r = results.get(id);
   if (!r) throw new Error(`no outcome for ${id}`);
   return r;
+}
+
+/** What a client sent to recordingServer(): the request headers and the first message's compressed flag. */
+export interface RecordedRequest {
+  headers: Record<string, string | string[] | undefined>;
+  compressedFlag: number | undefined;
+}
+
+/**
+ * A bare node:http2 server (not malt) that records each request and answers UNIMPLEMENTED: it
+ * shows what a client really puts on the wire (a gzip request's grpc-encoding and compressed
+ * flag, grpc-timeout), so the tests against malt cannot pass on a client that silently did not.
+ */
+export async function recordingServer(): Promise<{ addr: string; requests: RecordedRequest[]; close(): Promise<void> }> {
+  const requests: RecordedRequest[] = [];
+  const server = http2.createServer();
+  server.on('stream', (stream, headers) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      requests.push({ headers: { ...headers }, compressedFlag: Buffer.concat(chunks)[0] });
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '12', 'grpc-message': 'recorded' }));
+      stream.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { addr: `127.0.0.1:${port}`, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
