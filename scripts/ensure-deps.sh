@@ -32,7 +32,8 @@ if ! command -v redis-cli >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1;
   fi
 fi
 
-# python3-grpcio: the exact-values test talks to the gRPC API with a non-Node client.
+# python3-grpcio (which depends on python3-protobuf): the exact-values and gRPC interop tests talk
+# to the gRPC API with a non-Node client.
 if ! /usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   SUDO=""; if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
   if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
@@ -43,7 +44,8 @@ if ! /usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 && command -v apt-get >/d
 fi
 
 # Go + grpc-go sources (test only): test/bench-loadgen.test.ts builds bench/loadgen, the native
-# load generator, offline in GOPATH mode from these Debian packages.
+# load generator, and test/grpc-interop.test.ts its grpc-go client (test/support/go-interop),
+# offline in GOPATH mode from these Debian packages.
 if [ "${1:-}" = "--test" ] && { ! command -v go >/dev/null 2>&1 || [ ! -d /usr/share/gocode/src/google.golang.org/grpc ]; } && command -v apt-get >/dev/null 2>&1; then
   SUDO=""; if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
   if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
