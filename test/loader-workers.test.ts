@@ -1,0 +1,180 @@
+/**
+ * `loader.workers`: a load decoded and encoded by worker threads (src/loaders/parallel-rows.ts)
+ * leaves Redis exactly as the one-thread load of the same table does — every bucket hash's
+ * fields and value bytes, the string dictionary (ids assigned first-seen across the whole load,
+ * also when it fills up part-way), the version's stats and counters — for plain, Hive-partitioned
+ * and Delta sources; a row group a worker cannot decode fails the load with the one-thread
+ * load's error; and `auto` keeps small tables on the main thread.
+ */
+import { linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { parquetWriteFile } from 'hyparquet-writer';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import type { MaltConfig } from '../src/config.js';
+import { KeyLayout } from '../src/keys.js';
+import { AUTO_MIN_ROWS, loadWorkers } from '../src/loaders/parallel-rows.js';
+import type { LoadPlan } from '../src/loaders/source-schema.js';
+import { DICTIONARY_MAX_ENTRIES } from '../src/row-codec.js';
+import { load, makeConfig, newRedis, tmpDir } from './support/fixtures.js';
+
+const FILES = 4;
+const ROWS_PER_FILE = 6_000;
+const ROW_GROUP = 1_500;
+const COUNTRIES = ['DE', 'SE', 'US', 'BR', 'JP', 'Ünïcode ✓', ''];
+const TAGS = ['pvp', 'guild_leader', 'whale', 'new', 'x'.repeat(60)];
+
+/** One file's rows: nulls in every column, bad and repeated keys, strings repeated across files and row groups. */
+function fileColumns(f: number): { name: string; data: unknown[] }[] {
+  const n = ROWS_PER_FILE;
+  const idx = Array.from({ length: n }, (_, i) => f * n + i);
+  return [
+    // Every 997th key is null (a rejected row); file 3 repeats some ids of file 0 (duplicates, later wins).
+    { name: 'player_id', data: idx.map((i) => (i % 997 === 5 ? null : f === 3 && i % 50 === 0 ? `p${i - 3 * n}` : `p${i}`)) },
+    { name: 'level', data: idx.map((i) => (i % 13 === 0 ? null : i % 101 === 0 ? 9_007_199_254_740_993n + BigInt(i) : BigInt(i % 300))) },
+    { name: 'ts', data: idx.map((i) => (i % 17 === 0 ? null : 1_764_000_000_000_000n + BigInt(i) * (i % 2 === 0 ? 1000n : 7n))) },
+    { name: 'amount', data: idx.map((i) => (i % 19 === 0 ? null : BigInt(i * 37 - 50_000))) },
+    { name: 'ltv', data: idx.map((i) => (i % 11 === 0 ? null : i % 3 === 0 ? i : i / 7)) },
+    { name: 'is_payer', data: idx.map((i) => (i % 23 === 0 ? null : i % 2 === 0)) },
+    { name: 'country', data: idx.map((i) => (i % 29 === 0 ? null : COUNTRIES[i % COUNTRIES.length])) },
+    // ~24k distinct short strings: the dictionary (16 384 entries) fills part-way through the load.
+    { name: 'name', data: idx.map((i) => (i % 31 === 0 ? null : i % 5 === 0 ? `a rather long display name that is inline ${i}` : `n${i}`)) },
+    { name: 'tags', data: idx.map((i) => (i % 37 === 0 ? null : i % 41 === 0 ? ['pvp', null, 'whale'] : [TAGS[i % TAGS.length], TAGS[(i >> 3) % TAGS.length], `t${i % 400}`])) },
+  ];
+}
+
+const SCHEMA = [
+  { name: 'root', num_children: 9 },
+  { name: 'player_id', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+  { name: 'level', type: 'INT64', repetition_type: 'OPTIONAL' },
+  { name: 'ts', type: 'INT64', converted_type: 'TIMESTAMP_MICROS', repetition_type: 'OPTIONAL' },
+  { name: 'amount', type: 'INT64', converted_type: 'DECIMAL', precision: 12, scale: 2, repetition_type: 'OPTIONAL' },
+  { name: 'ltv', type: 'DOUBLE', repetition_type: 'OPTIONAL' },
+  { name: 'is_payer', type: 'BOOLEAN', repetition_type: 'OPTIONAL' },
+  { name: 'country', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+  { name: 'name', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+  { name: 'tags', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+  { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+  { name: 'element', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+];
+
+const COLUMNS = { level: 'int64', ts: 'timestamp', amount: 'double', ltv: 'double', is_payer: 'bool', country: 'string', name: 'string', tags: 'string_list' };
+
+function writeFile(file: string, f: number): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  parquetWriteFile({ filename: file, columnData: fileColumns(f), schema: SCHEMA, rowGroupSize: ROW_GROUP } as never);
+}
+
+/** The same table three ways: loose files, Hive partitions (region=…/), and a Delta table over the Hive files. */
+function writeTable(): { plain: string; hive: string; delta: string } {
+  const dir = tmpDir();
+  const plain = path.join(dir, 'plain');
+  const hive = path.join(dir, 'hive');
+  const delta = path.join(dir, 'delta');
+  mkdirSync(path.join(delta, '_delta_log'), { recursive: true });
+  const adds: string[] = [];
+  for (let f = 0; f < FILES; f++) {
+    writeFile(path.join(plain, `part-${f}.parquet`), f);
+    const rel = `region=r${f % 2}/part-${f}.parquet`;
+    mkdirSync(path.dirname(path.join(hive, rel)), { recursive: true });
+    linkSync(path.join(plain, `part-${f}.parquet`), path.join(hive, rel));
+    mkdirSync(path.dirname(path.join(delta, rel)), { recursive: true });
+    linkSync(path.join(plain, `part-${f}.parquet`), path.join(delta, rel));
+    const size = readFileSync(path.join(plain, `part-${f}.parquet`)).length;
+    adds.push(JSON.stringify({ add: { path: rel, partitionValues: { region: `r${f % 2}` }, size, modificationTime: 1_764_000_000_000, dataChange: true } }));
+  }
+  const field = (name: string, type: string): Record<string, unknown> => ({ name, type, nullable: true, metadata: {} });
+  const schemaString = JSON.stringify({ type: 'struct', fields: [
+    field('player_id', 'string'), field('level', 'long'), field('ts', 'timestamp'), field('amount', 'decimal(12,2)'), field('ltv', 'double'),
+    field('is_payer', 'boolean'), field('country', 'string'), field('name', 'string'), { name: 'tags', type: { type: 'array', elementType: 'string', containsNull: true }, nullable: true, metadata: {} },
+    field('region', 'string'),
+  ] });
+  writeFileSync(path.join(delta, '_delta_log', '00000000000000000000.json'), [
+    JSON.stringify({ commitInfo: { timestamp: 1_764_000_000_000, operation: 'WRITE' } }),
+    JSON.stringify({ protocol: { minReaderVersion: 1, minWriterVersion: 2 } }),
+    JSON.stringify({ metaData: { id: 'workers-test', format: { provider: 'parquet', options: {} }, schemaString, partitionColumns: ['region'], configuration: {}, createdTime: 1_764_000_000_000 } }),
+    ...adds,
+  ].join('\n') + '\n');
+  return { plain, hive, delta };
+}
+
+/** Everything a version holds in Redis, with the fields that differ between any two loads (times, uid) left out. */
+async function keyspace(redis: Redis, cfg: MaltConfig, dataset: string, version: number): Promise<Record<string, unknown>> {
+  const keys = new KeyLayout(cfg.redis.keyPrefix);
+  const manifest = await redis.hgetall(keys.manifest(dataset, version));
+  for (const f of Object.keys(manifest)) if (/_at$|_ms$|^uid$|^current_since$/.test(f)) delete manifest[f];
+  const buckets: Record<string, [string, string][]> = {};
+  const prefix = keys.bucketPrefix(dataset, version);
+  for (let b = 0; b < Number(manifest['buckets']); b++) {
+    const all = await redis.hgetallBuffer(prefix + b);
+    buckets[b] = Object.entries(all).map(([f, v]) => [f, v.toString('base64')] as [string, string]).sort((x, y) => (x[0] < y[0] ? -1 : 1));
+  }
+  return { manifest, dictionary: await redis.get(keys.dictionary(dataset, version)), buckets };
+}
+
+async function loadWith(workers: number, source: Record<string, unknown>, columns: Record<string, string>) {
+  const cfg = makeConfig({ loader: { workers }, datasets: [{ name: 'w', kind: 'features', source, key: 'player_id', columns }] });
+  const report = await load(cfg, 'w');
+  const redis = newRedis(cfg);
+  try {
+    return { report: { ...report, durationMs: 0 }, keyspace: await keyspace(redis, cfg, 'w', report.version) };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+describe('loader.workers', () => {
+  const table = writeTable();
+  const sources: [string, Record<string, unknown>, Record<string, string>][] = [
+    ['plain Parquet', { format: 'parquet', uri: table.plain }, COLUMNS],
+    ['Hive-partitioned Parquet', { format: 'parquet', uri: table.hive }, { ...COLUMNS, region: 'string' }],
+    ['Delta', { format: 'delta', uri: table.delta }, { ...COLUMNS, region: 'string' }],
+  ];
+
+  it.each(sources)('%s: 3 workers leave the same keyspace, stats and dictionary as 1', async (_what, source, columns) => {
+    const one = await loadWith(1, source, columns);
+    const three = await loadWith(3, source, columns);
+    expect(one.report).toMatchObject({ status: 'published', rowsRead: FILES * ROWS_PER_FILE });
+    // The table exercises what makes this hard: rejected rows, duplicates, a full dictionary.
+    expect(one.report.rejected).toBeGreaterThan(0);
+    expect(one.report.duplicates).toBeGreaterThan(0);
+    expect(JSON.parse(one.keyspace['dictionary'] as string)).toHaveLength(DICTIONARY_MAX_ENTRIES);
+    expect(three.report).toEqual(one.report);
+    expect(three.keyspace).toEqual(one.keyspace);
+  }, 60_000);
+
+  it('a row group a worker cannot decode fails the load with the error of a one-thread load', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'bad', 'part-0.parquet');
+    writeFile(file, 0);
+    writeFile(path.join(dir, 'bad', 'part-1.parquet'), 1);
+    // Overwrite the middle of the data pages (the footer stays readable): a later row group is corrupt.
+    const bytes = readFileSync(file);
+    bytes.fill(0xff, Math.floor(bytes.length * 0.55), Math.floor(bytes.length * 0.7));
+    writeFileSync(file, bytes);
+    const failure = async (workers: number): Promise<unknown> => {
+      const cfg = makeConfig({ loader: { workers }, datasets: [{ name: 'w', kind: 'features', source: { format: 'parquet', uri: path.join(dir, 'bad') }, key: 'player_id', columns: COLUMNS }] });
+      return load(cfg, 'w').then(() => 'published', (e: unknown) => e);
+    };
+    const one = await failure(1);
+    const three = await failure(3);
+    expect(one).toMatchObject({ code: 'SOURCE_UNREADABLE' });
+    expect(three).toMatchObject({ code: (one as { code: string }).code, message: (one as Error).message });
+  }, 60_000);
+
+  it('auto (0) uses workers only for tables of at least AUTO_MIN_ROWS rows and 2 row groups; never for segments', () => {
+    const plan = (groups: number, segmentShape: LoadPlan['segmentShape'] = null): LoadPlan => ({
+      columns: [], readColumns: [], segmentShape, skipped: [],
+      files: [{ file: { metadata: { row_groups: new Array(groups) } } }] as unknown as LoadPlan['files'],
+    });
+    expect(loadWorkers(0, plan(8), AUTO_MIN_ROWS - 1)).toBe(0);
+    const auto = Math.min(availableParallelism(), 4);
+    expect(loadWorkers(0, plan(8), AUTO_MIN_ROWS)).toBe(auto >= 2 ? auto : 0);
+    expect(loadWorkers(1, plan(8), 10 ** 6)).toBe(0);
+    expect(loadWorkers(3, plan(8), 10)).toBe(3);
+    expect(loadWorkers(3, plan(2), 10)).toBe(2);
+    expect(loadWorkers(3, plan(1), 10 ** 6)).toBe(0);
+    expect(loadWorkers(3, plan(8, 'long'), 10 ** 6)).toBe(0);
+  });
+});
