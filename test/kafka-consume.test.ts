@@ -6,136 +6,20 @@
  * SIGKILLed mid-stream and a restarted one losing nothing (counted), a second consumer in the
  * group taking over partitions and giving them back when it leaves.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { Consumer } from '@platformatic/kafka';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
-import type { ServingApp } from '../src/app.js';
-import { type MaltConfig, loadConfig } from '../src/config.js';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadConfig } from '../src/config.js';
 import { kafkaConnection } from '../src/consume/kafka-client-options.js';
-import type { KafkaConsumerRun } from '../src/consume/kafka-consumer.js';
 import { kafkaDatasets } from '../src/consume/kafka-consumer.js';
 import { parseKafkaRecord } from '../src/consume/kafka-record.js';
-import { startKafkaConsumers } from '../src/consume/kafka-start.js';
-import { lineLogger } from '../src/telemetry/logger.js';
-import { createUpdateWritePath } from '../src/updates/write-path.js';
+import { KeyLayout, parseKafkaLagField } from '../src/keys.js';
 import { levels } from './support/served-levels.js';
-import { MALT_BIN } from './support/cli-runner.js';
-import { appsClosedAfterAll, featuresDataset, load, makeConfig, redisUrl, serve, tmpDir, uniquePrefix, writePlayers } from './support/fixtures.js';
-import { type KafkaMock, startKafkaMock } from './support/kafka-mock.js';
+import { featuresDataset, makeConfig, redisUrl } from './support/fixtures.js';
+import { T0, at, kafkaTestbed, offsets, servedCount, upserts } from './support/kafka-testbed.js';
 
-const apps = appsClosedAfterAll();
-const clients: Redis[] = [];
-const runs: KafkaConsumerRun[] = [];
-const children: ChildProcess[] = [];
-let mock: KafkaMock;
-/** Lines the in-process consumers log (shown when a test fails). */
-const logLines: string[] = [];
-
-beforeAll(async () => {
-  mock = await startKafkaMock('malt-boot');
-}, 30_000);
-
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  for (const r of runs) await r.stop();
-  for (const c of clients) c.disconnect();
-  expect(mock.bridge.errors).toEqual([]); // every request the client sent was translated
-  await mock.close();
-}, 30_000);
-
-const T0 = Date.parse('2030-01-01T00:00:00Z'); // after the load's as-of time: updates win
-const at = (ms: number): string => new Date(T0 + ms).toISOString();
-
-async function until(what: string, ok: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; consumer log:\n${logLines.filter((l) => !l.includes("kafka lag")).slice(-40).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-interface Setup { dir: string; prefix: string; topic: string; group: string; config: MaltConfig; doc: Record<string, unknown>; app: ServingApp; redis: Redis }
-
-/** A loaded features dataset (p0–p9) consumed from a fresh topic, and a serving app. */
-async function setup(kafka: Record<string, unknown> = {}): Promise<Setup> {
-  const dir = tmpDir();
-  const prefix = uniquePrefix();
-  const topic = `${prefix.replace(/[^A-Za-z0-9]/g, '-')}-updates`;
-  const group = `${topic}-group`;
-  writePlayers(path.join(dir, 'players.parquet'), Array.from({ length: 10 }, (_, i) => ({ id: `p${i}`, ltv: i, level: i, country: 'US', is_payer: false, last_login: null, tags: null })));
-  const doc = {
-    redis: { url: redisUrl(), key_prefix: prefix },
-    datasets: [featuresDataset('players', path.join(dir, 'players.parquet'), {
-      updates: { enabled: true },
-      updates_kafka: { brokers: mock.bootstrap, topic, group, batch_size: 50, max_wait_ms: 100, session_timeout_ms: 6000, lag_log_interval: 1000, ...kafka },
-    })],
-  };
-  mock.produce(topic, [{ key: 'p0', value: JSON.stringify({ op: 'upsert', values: { country: 'FR' }, event_time: at(0) }) }]); // creates the topic (4 partitions)
-  const config = makeConfig(doc, { prefix, url: redisUrl() });
-  await load(config, 'players');
-  const app = await serve(config);
-  apps.push(app);
-  const redis = new Redis(redisUrl());
-  clients.push(redis);
-  return { dir, prefix, topic, group, config, doc, app, redis };
-}
-
-/** How many of `expected` (id → level) are served with exactly that level. */
-async function servedCount(app: ServingApp, expected: ReadonlyMap<string, string>): Promise<number> {
-  const got = await levels(app, [...expected.keys()]);
-  let n = 0;
-  for (const [id, level] of expected) if (got.get(id) === level) n++;
-  return n;
-}
-
-/** `count` upserts of e<start>…: the key carries the id on odd ones, the JSON on even ones. */
-function upserts(start: number, count: number): { records: { key?: string; value: string }[]; expected: Map<string, string> } {
-  const records: { key?: string; value: string }[] = [];
-  const expected = new Map<string, string>();
-  for (let i = start; i < start + count; i++) {
-    const id = `e${i}`;
-    expected.set(id, String(1000 + i));
-    const values = { level: String(1000 + i) };
-    records.push(i % 2 === 1 ? { key: id, value: JSON.stringify({ op: 'upsert', values, event_time: at(i) }) } : { value: JSON.stringify({ entity_id: id, op: 'upsert', values, event_time: at(i) }) });
-  }
-  return { records, expected };
-}
-
-/** The group's committed offsets and the topic's end offsets, per partition (a client of its own). */
-async function offsets(topic: string, group: string): Promise<{ committed: bigint[]; end: bigint[] }> {
-  const c = new Consumer({ clientId: 'malt-test', groupId: group, bootstrapBrokers: mock.bootstrap, timeout: 5000 });
-  try {
-    const committed = (await c.listCommittedOffsets({ topics: [{ topic, partitions: [0, 1, 2, 3] }] })).get(topic) ?? [];
-    const end = (await c.listOffsets({ topics: [topic] })).get(topic) ?? [];
-    return { committed: [...committed], end: [...end] };
-  } finally {
-    await c.close();
-  }
-}
-
-interface Child { proc: ChildProcess; stderr: () => string; exited: Promise<number | null> }
-
-function consumeCli(s: Setup, name: string): Child {
-  const file = path.join(s.dir, `${name}.yaml`);
-  writeFileSync(file, stringify(s.doc));
-  const proc = spawn(process.execPath, [MALT_BIN, 'consume', '-c', file, '--consumer', name], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(proc);
-  let err = '';
-  proc.stderr?.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  return { proc, stderr: () => err, exited };
-}
-
-async function inProcess(s: Setup, name: string, config: MaltConfig = s.config): Promise<KafkaConsumerRun> {
-  const logger = lineLogger((line) => logLines.push(`${new Date().toISOString()} ${name} ${line}`));
-  const [run] = await startKafkaConsumers(config, [], { redis: s.redis, writePath: createUpdateWritePath(s.redis, config), consumer: name, logger });
-  runs.push(run as KafkaConsumerRun);
-  return run as KafkaConsumerRun;
-}
+const bed = kafkaTestbed('malt-boot');
+const { until, setup, inProcess, consumeCli } = bed;
 
 describe('kafka records', () => {
   const rec = (value: string | null, key: string | null = null, timestamp = BigInt(T0 + 7)) => ({
@@ -212,16 +96,20 @@ describe('malt consume from Kafka (librdkafka mock cluster)', () => {
       { value: JSON.stringify({ entity_id: 'p2', op: 'merge' }) },
       { value: JSON.stringify({ entity_id: 'p3', op: 'upsert', values: { ltv: 'lots' }, event_time: at(1) }) },
     ];
-    mock.produce(s.topic, [...records.slice(0, 150), ...bad, ...records.slice(150)]);
+    bed.mock().produce(s.topic, [...records.slice(0, 150), ...bad, ...records.slice(150)]);
     const c = consumeCli(s, 'worker-1');
     await until('every record served', async () => (await servedCount(s.app, expected)) === expected.size, 40_000);
     expect((await levels(s.app, ['p3'])).get('p3')).toBe('3'); // the refused upsert changed nothing
     await until('three dead letters', async () => (await s.redis.xlen(`${s.topic}:dead`)) === 3);
     await until('offsets committed', async () => {
-      const o = await offsets(s.topic, s.group);
+      const o = await offsets(bed.mock(), s.topic, s.group);
       return o.end.length === 4 && o.end.every((e, p) => o.committed[p] === e);
     });
     await until('a lag line', () => /kafka lag players ← \S+: p\d=0 p\d=0 p\d=0 p\d=0/.test(c.stderr()));
+    // …and the same measurements recorded in Redis for the serving replicas' metrics (kafka-lag-metrics.test.ts).
+    const lagRecord = await s.redis.hgetall(new KeyLayout(s.prefix).kafkaLag('players', s.topic, s.group));
+    expect(Object.keys(lagRecord).sort()).toEqual(['0', '1', '2', '3']);
+    for (const v of Object.values(lagRecord)) expect(parseKafkaLagField(v)).toMatchObject({ lag: 0, intervalMs: 1000, consumer: 'worker-1' });
     c.proc.kill('SIGTERM');
     expect(await c.exited, c.stderr()).toBe(0);
     expect(c.stderr()).toMatch(/consume stopped dataset="players" topic="[^"]+" applied=301 dead_lettered=3/);
@@ -243,14 +131,14 @@ describe('malt consume from Kafka (librdkafka mock cluster)', () => {
   it('a consumer SIGKILLed mid-stream and a restarted one: every record applied, none lost (counted)', async () => {
     const s = await setup({ batch_size: 10 });
     const { records, expected } = upserts(0, 3000);
-    mock.produce(s.topic, records);
+    bed.mock().produce(s.topic, records);
     const first = consumeCli(s, 'worker-1');
     await until('the first consumer applying', async () => (await servedCount(s.app, expected)) >= 100, 40_000);
     first.proc.kill('SIGKILL');
     await first.exited;
     const before = await servedCount(s.app, expected);
     expect(before).toBeLessThan(expected.size); // killed mid-stream
-    const { committed } = await offsets(s.topic, s.group);
+    const { committed } = await offsets(bed.mock(), s.topic, s.group);
     const second = consumeCli(s, 'worker-2');
     await until('every record served', async () => (await servedCount(s.app, expected)) === expected.size, 45_000);
     second.proc.kill('SIGTERM');
@@ -273,7 +161,7 @@ describe('malt consume from Kafka (librdkafka mock cluster)', () => {
     await until('the partitions shared', () => b.assigned().length > 0 && a.assigned().length > 0 && a.assigned().length + b.assigned().length === 4);
     expect(new Set([...a.assigned(), ...b.assigned()])).toEqual(new Set([0, 1, 2, 3]));
     const one = upserts(0, 400);
-    mock.produce(s.topic, [...one.records, { key: 'p1', value: 'not json' }, { value: JSON.stringify({ entity_id: 'p2', op: 'upsert', values: { nope: 1 }, event_time: at(1) }) }]);
+    bed.mock().produce(s.topic, [...one.records, { key: 'p1', value: 'not json' }, { value: JSON.stringify({ entity_id: 'p2', op: 'upsert', values: { nope: 1 }, event_time: at(1) }) }]);
     await until('every record served', async () => (await servedCount(s.app, one.expected)) === one.expected.size);
     await until('both dead letters', () => a.stats.deadLettered + b.stats.deadLettered === 2);
     expect(a.stats.applied).toBeGreaterThan(0);
@@ -282,10 +170,10 @@ describe('malt consume from Kafka (librdkafka mock cluster)', () => {
     await b.stop(); // leaves the group
     await until('a owns every partition again', () => a.assigned().length === 4);
     const two = upserts(400, 200);
-    mock.produce(s.topic, two.records);
+    bed.mock().produce(s.topic, two.records);
     await until('the later records served', async () => (await servedCount(s.app, two.expected)) === two.expected.size);
     expect((await a.lag()).every((l) => l.lag === 0)).toBe(true);
-    const letters = mock.readAll(dlq);
+    const letters = bed.mock().readAll(dlq);
     expect(letters.map((l) => l.headers['dead_code']).sort()).toEqual(['UNKNOWN_COLUMN', 'UPDATE_INVALID']);
     const notJson = letters.find((l) => l.key === 'p1');
     expect(notJson?.value).toBe('not json');

@@ -124,7 +124,7 @@ export function kafkaTestbed(bootTopic: string): KafkaTestbed {
         redis: { url: redisUrl(), key_prefix: prefix },
         datasets: [featuresDataset('players', path.join(dir, 'players.parquet'), {
           updates: { enabled: true },
-          updates_kafka: { brokers: m.bootstrap, topic, group, batch_size: 50, max_wait_ms: 100, session_timeout_ms: 6000, lag_log_interval: 1000, ...kafka },
+          updates_kafka: { brokers: m.bootstrap, topic, group, batch_size: 50, max_wait_ms: 100, session_timeout_ms: 6000, lag_interval: 1000, lag_log_interval: 1000, ...kafka },
         })],
       };
       m.produce(topic, [{ key: 'p0', value: JSON.stringify({ op: 'upsert', values: { country: 'FR' }, event_time: at(0) }) }]); // creates the topic (4 partitions)
