@@ -1,0 +1,37 @@
+/**
+ * The CLI imports only the module of the command it runs (src/cli.ts): `malt load` does not
+ * load the serving stack (fastify, protobufjs, prom-client), which costs ~0.6 CPU-s per run;
+ * `malt --help` still lists every command.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MALT_BIN } from './support/cli-runner.js';
+import { tmpDir } from './support/fixtures.js';
+
+/** The npm packages a `malt …` process loaded (CommonJS ones, via require's cache), printed at exit. */
+function packagesLoaded(args: string[]): { packages: string[]; stdout: string } {
+  const probe = path.join(tmpDir(), 'probe.mjs');
+  writeFileSync(probe, `import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+process.on('exit', () => {
+  const names = Object.keys(require('node:module')._cache).map((k) => /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(k)?.[1]).filter(Boolean);
+  process.stderr.write('PACKAGES ' + [...new Set(names)].sort().join(',') + '\\n');
+});
+`);
+  const r = spawnSync(process.execPath, ['--import', probe, MALT_BIN, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  return { packages: (/PACKAGES (.*)/.exec(r.stderr)?.[1] ?? '').split(','), stdout: r.stdout };
+}
+
+describe('lazy CLI imports', () => {
+  it('malt load --help loads neither fastify nor the serving path; malt --help still lists every command', () => {
+    const load = packagesLoaded(['load', '--help']);
+    expect(load.stdout).toContain('Usage: malt load');
+    expect(load.packages).toContain('commander');
+    for (const p of ['fastify', 'protobufjs', 'prom-client', '@fastify/swagger']) expect(load.packages).not.toContain(p);
+    const all = packagesLoaded(['--help']);
+    for (const c of ['serve', 'demo', 'load', 'sync', 'consume', 'versions', 'rollback', 'get', 'check-config', 'sample']) expect(all.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    expect(all.packages).toContain('fastify');
+  }, 30_000);
+});
