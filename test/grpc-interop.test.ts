@@ -28,6 +28,8 @@ const LONG_ID = 'z'.repeat(200);
 const prefix = uniquePrefix();
 const bulk: PlayerRow[] = Array.from({ length: 200 }, (_, i) => ({ id: `n${i}`, ltv: i / 4, level: BigInt(i), country: 'FI', is_payer: i % 2 === 0, last_login: new Date(i * 1000), tags: [`t${i}`] }));
 const bulkIds = bulk.map((r) => String(r.id));
+// serving.max_batch_size ids: a response of ~200 KB, many HTTP/2 DATA frames and flow-control windows.
+const ids1000 = [0, 1, 2, 3, 4].flatMap(() => bulkIds);
 let lake: string;
 let certs: string;
 let descriptors: string;
@@ -180,6 +182,9 @@ describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
       http['batch'] = { results: (b.json() as { results: HttpEntity[] }).results.map(protoEntity) };
       const bb = await app.http.inject({ method: 'POST', url: '/v1/entities/batch', payload: { entity_ids: bulkIds, datasets: ['players'] } });
       http['batch:bulk'] = { results: (bb.json() as { results: HttpEntity[] }).results.map(protoEntity) };
+      const b1000 = await app.http.inject({ method: 'POST', url: '/v1/entities/batch', payload: { entity_ids: ids1000, datasets: ['players'] } });
+      expect(b1000.statusCode).toBe(200);
+      http['batch:1000'] = { results: (b1000.json() as { results: HttpEntity[] }).results.map(protoEntity) };
       for (const id of ['p1', 'p3']) {
         const s = (await app.http.inject({ method: 'GET', url: `/v1/entities/${id}/segments?dataset=segments` })).json() as { entity_id: string; segments: string[]; version: string; found: boolean };
         http[`seg:${id}`] = { entity_id: s.entity_id, version: s.version, ...(s.segments.length ? { segments: [...s.segments].sort() } : {}), ...(s.found ? { found: true } : {}) };
@@ -189,6 +194,11 @@ describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
         get('get-nobody', 'nobody', ['players']), get('get-all', 'p1', []),
         batch('batch', ['p2', 'nobody', 'p1', 'p2', 'p3'], ['players']),
         segments('seg-p1', 'p1', 'segments'), segments('seg-p3', 'p3', 'segments'),
+        batch('batch-1000', ids1000, ['players']),
+        // A newer client's fields (15: varint, 16: bytes) are skipped; a repeated singular field: the last one wins.
+        get('unknown-fields', 'p1', ['players'], { append_hex: '7801' + '820103616263' }),
+        get('last-wins', 'nobody', ['players'], { append_hex: `0a02${Buffer.from('p1').toString('hex')}` }),
+        get('meta-bin', 'p1', ['players'], { metadata: [['x-trace-bin', 'trace\u0001\u00ff'], ['x-tenant', 'eu']] }),
         get('unknown-get', 'p1', ['nope']), batch('unknown-batch', ['p1'], ['players', 'nope']), segments('unknown-seg', 'p1', 'nope'),
         get('gzip-get', LONG_ID, ['players'], { gzip: true }), batch('gzip-batch', bulkIds, ['players'], { gzip: true }),
         get('meta-large', 'p1', ['players'], { metadata: [['x-big', 'a'.repeat(20 * 1024)]] }),
@@ -229,6 +239,18 @@ describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
           expect({ ...r, ...(r.segments ? { segments: [...r.segments].sort() } : {}) }).toEqual(http[`seg:${id}`]);
         }
         expect(http['seg:p1']).toMatchObject({ segments: ['eu', 'whale'], found: true });
+      });
+
+      it('BatchGet of serving.max_batch_size (1000) ids: one ~200 KB answer, as HTTP', () => {
+        const r = expectOk(o('batch-1000'), 'batch-1000') as { results: unknown[] };
+        expect(r.results).toHaveLength(1000);
+        expect(r).toEqual(http['batch:1000']);
+      });
+
+      it('unknown request fields are skipped, a repeated singular field takes its last value, binary metadata is accepted', () => {
+        expect(expectOk(o('unknown-fields'), 'unknown-fields')).toEqual(http['p1']);
+        expect(expectOk(o('last-wins'), 'last-wins')).toEqual(http['p1']);
+        expect(expectOk(o('meta-bin'), 'meta-bin')).toEqual(http['p1']);
       });
 
       it('unknown dataset: NOT_FOUND with malt-error-code DATASET_NOT_FOUND and the message', () => {

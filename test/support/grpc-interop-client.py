@@ -8,7 +8,8 @@ Reads one JSON document on stdin:
    "steps": [call | {"parallel": [call, ...]}]}
   call = {"id", "method": "/pkg.Service/Method", "kind": "unary" | "server_stream" | "bidi",
           "request_type", "response_type", "request": {...} (or "requests": [...] for bidi),
-          "metadata": [[key, value], ...], "timeout_ms": n, "gzip": bool}
+          "metadata": [[key, value], ...] (a "-bin" key's value is sent as its UTF-8 bytes),
+          "timeout_ms": n, "gzip": bool, "append_hex": bytes added after the encoded request}
 Writes one JSON object per line, flushed as it happens:
   {"id", "event": "message", "message": {...}}            each message of a stream
   {"id", "event": "end", "code": "OK" | status name, "details", "malt_error_code",
@@ -60,8 +61,9 @@ class Runner:
         else:
             self.channel = grpc.insecure_channel(spec['addr'], options=opts)
 
-    def encode(self, type_name, obj):
-        return json_format.ParseDict(obj, self.cls(type_name)()).SerializeToString()
+    def encode(self, type_name, obj, append_hex=''):
+        # append_hex: fields a newer client (or another encoder) may send, as raw wire bytes.
+        return json_format.ParseDict(obj, self.cls(type_name)()).SerializeToString() + bytes.fromhex(append_hex)
 
     def decode(self, type_name, data):
         m = self.cls(type_name)()
@@ -69,7 +71,7 @@ class Runner:
         return to_json(m)
 
     def kwargs(self, c):
-        kw = {'metadata': [tuple(kv) for kv in c.get('metadata', [])]}
+        kw = {'metadata': [(k, v.encode() if k.endswith('-bin') else v) for k, v in c.get('metadata', [])]}
         if 'timeout_ms' in c:
             kw['timeout'] = c['timeout_ms'] / 1000.0
         if c.get('gzip'):
@@ -83,7 +85,7 @@ class Runner:
         ident = lambda b: b  # noqa: E731 (bytes in, bytes out: encoding is done here)
         if kind == 'unary':
             fut = self.channel.unary_unary(c['method'], request_serializer=ident, response_deserializer=ident) \
-                .future(self.encode(c['request_type'], c['request']), **self.kwargs(c))
+                .future(self.encode(c['request_type'], c['request'], c.get('append_hex', '')), **self.kwargs(c))
 
             def wait():
                 try:

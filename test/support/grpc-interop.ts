@@ -31,6 +31,8 @@ export interface InteropCall {
   metadata?: [string, string][];
   timeout_ms?: number;
   gzip?: boolean;
+  /** Raw wire bytes (hex) the client appends to the request it encoded. */
+  append_hex?: string;
 }
 export type InteropStep = InteropCall | { parallel: InteropCall[] };
 

@@ -6,12 +6,14 @@
 // runtime, and bytes travel through grpc-go with a pass-through codec.
 //
 // Input (stdin) and output (stdout, one JSON object per line) are the same as
-// test/support/grpc-interop-client.py's: see that file's header.
+// test/support/grpc-interop-client.py's: see that file's header. A "-bin" metadata value is
+// sent as its bytes (grpc-go base64-encodes it on the wire).
 package main
 
 import (
 	"context"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,6 +61,7 @@ type call struct {
 	Metadata     [][2]string       `json:"metadata"`
 	TimeoutMs    *float64          `json:"timeout_ms"`
 	Gzip         bool              `json:"gzip"`
+	AppendHex    string            `json:"append_hex"`
 }
 
 // rawCodec passes message bytes through: encoding and decoding happen in this file.
@@ -204,6 +207,11 @@ func (r *runner) invoke(ctx context.Context, c call, trailer *metadata.MD, respo
 		if err != nil {
 			return localError{err}
 		}
+		extra, err := hex.DecodeString(c.AppendHex)
+		if err != nil {
+			return localError{err}
+		}
+		req = append(req, extra...)
 		var resp []byte
 		if err := r.conn.Invoke(ctx, c.Method, &req, &resp, r.callOptions(c, trailer)...); err != nil {
 			return err
