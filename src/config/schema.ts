@@ -129,7 +129,7 @@ export const updatesKafkaSchema = section({
   batch_size: integer(500, 1, 10_000, { doc: 'Most records applied in one write (and committed together).' }),
   max_wait_ms: integer(500, 10, 30_000, { doc: 'Longest one fetch waits for new records.' }),
   session_timeout_ms: integer(30_000, 1000, 3_600_000, { doc: 'A consumer that sends no heartbeat for this long leaves the group and its partitions go to the others.' }),
-  lag_interval: duration(15_000, 1000, 3_600_000, { doc: 'How often each consumer measures its lag per assigned partition and records it in Redis, where every serving replica\'s `/metrics` reads it (`malt_kafka_lag_*`). A partition not measured for 3 intervals is reported stale. See [docs/kafka.md](kafka.md#lag).' }),
+  lag_interval: duration(15_000, 1000, 86_400_000, { doc: 'How often each consumer measures its lag per assigned partition and records it in Redis, where every serving replica\'s `/metrics` reads it (`malt_kafka_lag_*`). A partition not measured for 3 intervals is reported stale. See [docs/kafka.md](kafka.md#lag).' }),
   lag_log_interval: duration(60_000, 1000, 86_400_000, { doc: 'How often each consumer logs its lag per assigned partition (one line, from the newest measurement; at most once per `lag_interval`).' }),
   tls: kafkaTlsSchema,
   sasl: kafkaSaslSchema,
