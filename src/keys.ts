@@ -1,7 +1,8 @@
 /**
  * The Redis key layout. This module is the only place that builds key strings; loaders, serving
  * and the CLI all go through it. P is redis.key_prefix (default "malt"), D a dataset name
- * ([a-z0-9_]), V a version id (a positive integer), B a bucket number.
+ * ([a-z0-9_]), V a version id (a positive integer), B a bucket number, T a Kafka topic (no ':'),
+ * G a Kafka consumer group.
  *
  *   key                    type    contents                                          lifetime
  *   P:{D}:seq              string  last version id handed out (INCR)                 forever

@@ -139,8 +139,13 @@ export async function collectKafkaLag(src: RedisSideSource, now = Date.now()): P
     }
     for (const p of kafkaExported.get(k.key) ?? []) if (!fresh.has(p)) metrics.kafkaLag.remove(k.dataset, k.topic, k.group, p);
     kafkaExported.set(k.key, fresh);
-    // No measurement ever recorded (no consumer has run): nothing to say, as for a stream never appended to.
-    if (newest === -Infinity) continue;
+    // No measurement ever recorded (no consumer has run, or the record was deleted): nothing to say,
+    // as for a stream never appended to.
+    if (newest === -Infinity) {
+      metrics.kafkaLagAge.remove(k.dataset, k.topic, k.group);
+      metrics.kafkaLagStale.remove(k.dataset, k.topic, k.group);
+      continue;
+    }
     metrics.kafkaLagAge.labels(k.dataset, k.topic, k.group).set(Math.max(0, (now - newest) / 1000));
     metrics.kafkaLagStale.labels(k.dataset, k.topic, k.group).set(stale);
   }
