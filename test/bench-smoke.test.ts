@@ -126,7 +126,7 @@ describe('bench suite (quick smoke)', () => {
     const w = results.workloads['loader']!;
     expect(w.status, w.reason).toBe('ok');
     const l = w.loader!;
-    expect(l.measurements.map((m) => m.name)).toEqual(['hyparquet decode alone', 'redis-cli --pipe (same HSETs)', 'malt load (Parquet)', 'malt load (Parquet, 1,000 rows)', 'malt load (Delta)', 'malt load (Parquet, heap capped at 128 MiB)']);
+    expect(l.measurements.map((m) => m.name)).toEqual(['hyparquet decode alone', 'hyparquet decode alone, 2 threads', 'redis-cli --pipe (same HSETs)', 'malt load (Parquet, loader.workers 1)', 'malt load (Parquet)', 'malt load (Parquet, 1,000 rows)', 'malt load (Delta)', 'malt load (Parquet, heap capped at 128 MiB)']);
     for (const m of l.measurements) {
       expect(m.status, `${m.name}: ${m.reason ?? ''}`).toBe('ok');
       expect(m.rows).toBe(m.name.includes('1,000') ? 1000 : 4000);
@@ -139,7 +139,7 @@ describe('bench suite (quick smoke)', () => {
       expect(total).toBeGreaterThan(0);
       expect(same, m.name).toBe(total);
     }
-    expect(l.measurements[4]!.checks!.sourceFormat).toBe('delta');
+    expect(l.measurements[6]!.checks!.sourceFormat).toBe('delta');
     expect(l.ratios.parquet!.vsDecodeAlone).toBeGreaterThan(0);
     expect(l.goals.map((g) => g.status).every((s) => s === 'met' || s === 'missed')).toBe(true);
     expect(readFileSync(path.join(out, 'latest.md'), 'utf8')).toContain('malt (Parquet) ÷ decode alone');

@@ -5,23 +5,29 @@
  *   (a) decode alone     hyparquet reading every column of the same files (lib/loader-decode-child.mjs)
  *   (b) redis-cli --pipe the same HSET commands malt sends (same keys, fields and row bytes;
  *                        lib/loader-resp.mjs), into a fresh redis-server
- *   (c) malt load        `node bin/malt.js load --force` of the Parquet files, fresh redis-server;
+ *   (a') decode alone, N threads: the same, split over N worker threads as `loader.workers: N`
+ *                        splits a table (lib/loader-decode-parallel-child.mjs): the fair baseline of (c)
+ *   (c) malt load        `node bin/malt.js load --force` of the Parquet files, fresh redis-server:
+ *                        once with `loader.workers: 1` (one thread, pinned to one core, as before the
+ *                        workers existed) and with the default (auto: N = min(cores, 4) worker threads);
  *                        also on a table of a quarter the rows, to show whether peak RSS grows with it,
  *                        and on the full table with V8's heap capped (HEAP_CAP_MIB), to show whether
  *                        what it retains is bounded (peak RSS alone also counts garbage not yet collected)
  *   (d) malt load        the same files as a Delta table (`source.format: delta`); reported as not
  *                        possible, with malt's error, if this build cannot load it
  *
- * Every process is its own, pinned to the server core (redis-server to the other one), and
+ * Every process is its own, pinned to the server core (redis-server to the other one) except
+ * the N-thread ones (decode alone with N threads, malt load with workers), which may use every core, and
  * measured for wall time, CPU time and peak RSS (lib/measured-process.mjs). Each Redis is
  * started for one measurement and stopped by PID after it. The table (lib/loader-table.mjs) is
  * written once per size and cached under --data-dir. Sizes: --rows (default 1 000 000; --quick 4 000).
  */
 import { closeSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from '../lib/cpuprofile.mjs';
-import { LOADER_DATASET, LOADER_KEY_PREFIX, loaderConfigDocument, loaderTable } from '../lib/loader-table.mjs';
+import { LOADER_DATASET, LOADER_KEY_PREFIX, ROW_GROUP_ROWS, loaderConfigDocument, loaderTable } from '../lib/loader-table.mjs';
 import { loaderGoals, loaderRatios } from '../lib/loader-report.mjs';
 import { runMeasured } from '../lib/measured-process.mjs';
 import { SERVER_CORE, foreignLoad, round, sleep } from '../lib/processes.mjs';
@@ -30,6 +36,14 @@ import { startRedis } from '../lib/redis.mjs';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MALT_BIN = path.join(ROOT, 'bin', 'malt.js');
 const DECODE_CHILD = path.join(ROOT, 'bench', 'lib', 'loader-decode-child.mjs');
+const DECODE_PARALLEL_CHILD = path.join(ROOT, 'bench', 'lib', 'loader-decode-parallel-child.mjs');
+
+/** The worker threads `loader.workers: 0` (auto) starts for a table (src/loaders/parallel-rows.ts loadWorkers). */
+function autoWorkers(table) {
+  const groups = Math.ceil(table.rows / ROW_GROUP_ROWS);
+  const n = table.rows >= 100_000 ? Math.min(availableParallelism(), 4, groups) : 0;
+  return n >= 2 ? n : 0;
+}
 
 /** The environment without the variables that would override the config's Redis or prefix. */
 function cleanEnv() {
@@ -83,6 +97,15 @@ async function decodeAlone(ctx, table) {
   return measurement('hyparquet decode alone', r.rows, out, r.seconds);
 }
 
+async function decodeParallel(ctx, table, threads) {
+  ctx.log(`    (a') hyparquet decode alone, ${threads} threads: ${table.rows.toLocaleString('en-US')} rows`);
+  const out = await runMeasured(process.execPath, [DECODE_PARALLEL_CHILD, table.parquetDir, String(threads)], { cwd: ROOT });
+  if (out.code !== 0) throw new Error(`decode child exited with ${out.code ?? out.signal}: ${out.stderr.slice(-1500)}`);
+  const r = JSON.parse(out.stdout.trim().split('\n').pop());
+  if (r.rows !== table.rows) throw new Error(`decode child read ${r.rows} rows, expected ${table.rows}`);
+  return measurement(`hyparquet decode alone, ${threads} threads`, r.rows, out, r.seconds, { threads });
+}
+
 async function redisPipe(ctx, table) {
   ctx.log(`    (b) redis-cli --pipe: ${table.rows.toLocaleString('en-US')} HSETs (${(table.resp.bytes / 2 ** 20).toFixed(1)} MiB)`);
   const redis = await startRedis();
@@ -116,15 +139,17 @@ async function verifyLoad(redis, table) {
 }
 
 /** `malt load --force` in its own process on a fresh redis-server; `nodeArgs` e.g. --cpu-prof. */
-async function maltLoad(ctx, table, { format, label, nodeArgs = [] }) {
+async function maltLoad(ctx, table, { format, label, nodeArgs = [], workers = 0 }) {
   ctx.log(`    ${label}: ${table.rows.toLocaleString('en-US')} rows`);
   const redis = await startRedis();
   try {
     const cfg = path.join(ctx.tmpDir, `loader-${format}-${table.rows}.yaml`);
     // JSON is YAML: the config file is the document as JSON.
-    writeFileSync(cfg, JSON.stringify(loaderConfigDocument(table, { redisUrl: redis.url, format }), null, 2));
+    writeFileSync(cfg, JSON.stringify({ ...loaderConfigDocument(table, { redisUrl: redis.url, format }), loader: { workers } }, null, 2));
+    // Worker threads: the process may use every core (redis-server stays on its own).
+    const threads = workers === 1 ? 0 : workers === 0 ? autoWorkers(table) : workers;
     const out = await runMeasured(process.execPath, [...nodeArgs, MALT_BIN, 'load', '-c', cfg, '--force'], {
-      core: SERVER_CORE, cwd: ROOT, env: cleanEnv(), watch: { redis: redis.pid }, timeoutMs: 300_000,
+      core: threads > 0 ? undefined : SERVER_CORE, cwd: ROOT, env: cleanEnv(), watch: { redis: redis.pid }, timeoutMs: 300_000,
     });
     if (out.code !== 0) {
       const reason = `${out.stderr}\n${out.stdout}`.split('\n').map((l) => l.trim()).filter((l) => l && !/^\[/.test(l)).slice(-3).join(' | ');
@@ -137,7 +162,7 @@ async function maltLoad(ctx, table, { format, label, nodeArgs = [] }) {
     // A Delta load must have gone through the log (the version records the table version).
     if (format === 'delta' && checks.sourceVersion === null) throw new Error(`${label}: the version records no source_version: not read as a Delta table`);
     if (checks.rows !== table.rows || checks.state !== 'published') throw new Error(`${label}: published ${checks.rows} rows (state ${checks.state}), expected ${table.rows}`);
-    return measurement(label, table.rows, out, seconds, { checks, usedMemoryMiB: round((await redis.usedMemory()) / 2 ** 20, 1) });
+    return measurement(label, table.rows, out, seconds, { checks, workers: threads, usedMemoryMiB: round((await redis.usedMemory()) / 2 ** 20, 1) });
   } finally {
     await redis.stop();
   }
@@ -148,10 +173,17 @@ async function profileLoad(ctx, table) {
   const dir = path.join(ctx.opts.profileDir ?? path.join(ctx.tmpDir, 'profiles'), 'loader-malt-load');
   mkdirSync(dir, { recursive: true });
   const r = await maltLoad(ctx, table, { format: 'parquet', label: 'malt load under --cpu-prof', nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] });
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  if (r.status !== 'ok' || files.length === 0) return { status: r.status, reason: r.reason ?? 'no profile written' };
-  const s = summarizeProfile(path.join(dir, files[0]), 20);
-  return { rows: table.rows, rowsPerSecond: r.rowsPerSecond, file: s.file, busyMs: s.busyMs, areas: s.areas.slice(0, 10), functions: s.functions };
+  // One profile per thread: CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile, the main thread's id 0.
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  const main = files.find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)) ?? files[0];
+  if (r.status !== 'ok' || main === undefined) return { status: r.status, reason: r.reason ?? 'no profile written' };
+  const s = summarizeProfile(path.join(dir, main), 20);
+  const workerFile = files.find((f) => f !== main);
+  const w = workerFile === undefined ? null : summarizeProfile(path.join(dir, workerFile), 20);
+  return {
+    rows: table.rows, rowsPerSecond: r.rowsPerSecond, workers: r.workers ?? 0, file: s.file, busyMs: s.busyMs, areas: s.areas.slice(0, 10), functions: s.functions,
+    worker: w === null ? null : { file: w.file, busyMs: w.busyMs, areas: w.areas.slice(0, 10), functions: w.functions },
+  };
 }
 
 export async function loader(ctx) {
@@ -164,20 +196,23 @@ export async function loader(ctx) {
     const quietWaitS = await waitQuiet(ctx);
     m.push({ ...(await fn()), quietWaitS });
   };
+  const threads = Math.max(2, autoWorkers(big));
   await measure(() => decodeAlone(ctx, big));
+  await measure(() => decodeParallel(ctx, big, threads));
   await measure(() => redisPipe(ctx, big));
+  await measure(() => maltLoad(ctx, big, { format: 'parquet', label: 'malt load (Parquet, loader.workers 1)', workers: 1 }));
   await measure(() => maltLoad(ctx, big, { format: 'parquet', label: 'malt load (Parquet)' }));
   await measure(() => maltLoad(ctx, small, { format: 'parquet', label: `malt load (Parquet, ${smallRows.toLocaleString('en-US')} rows)` }));
   await measure(() => maltLoad(ctx, big, { format: 'delta', label: 'malt load (Delta)' }));
   await measure(() => maltLoad(ctx, big, { format: 'parquet', label: `malt load (Parquet, heap capped at ${HEAP_CAP_MIB} MiB)`, nodeArgs: [`--max-old-space-size=${HEAP_CAP_MIB}`] }));
   const profile = ctx.opts.profile ? await profileLoad(ctx, small) : null;
-  const [decode, pipe, parquet, parquetSmall, delta, capped] = m;
-  const ratios = loaderRatios({ decode, pipe, parquet, parquetSmall, delta });
+  const [decode, decodeN, pipe, parquetOne, parquet, parquetSmall, delta, capped] = m;
+  const ratios = loaderRatios({ decode, decodeN, pipe, parquetOne, parquet, parquetSmall, delta });
   const tableInfo = (t) => ({ rows: t.rows, files: t.files.length, parquetMiB: round(t.parquetBytes / 2 ** 20, 1), respMiB: round(t.resp.bytes / 2 ** 20, 1),
     meanValueBytes: round(t.resp.valueBytes / t.rows, 1), buckets: t.resp.buckets, writeSeconds: t.writeSeconds, cached: t.cached });
   return {
     runs: [],
     loader: { rows, smallRows, tables: [tableInfo(big), tableInfo(small)], measurements: m, ratios, goals: loaderGoals({ parquet, parquetSmall, capped, ratios }), profile },
-    checks: { parquet: parquet.checks ?? null, parquetSmall: parquetSmall.checks ?? null, delta: delta.checks ?? null, capped: capped.checks ?? null },
+    checks: { parquetOne: parquetOne.checks ?? null, parquet: parquet.checks ?? null, parquetSmall: parquetSmall.checks ?? null, delta: delta.checks ?? null, capped: capped.checks ?? null },
   };
 }
