@@ -8,6 +8,7 @@
  * the fast path is the one answering (its bounded HTTP/2 settings) and a client's cancel.
  */
 import { gzipSync, deflateSync } from 'node:zlib';
+import http2 from 'node:http2';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
@@ -184,7 +185,6 @@ describe('fast path on and off answer the same bytes', () => {
 
 describe('the fast path', () => {
   it('owns the port: its SETTINGS bound concurrent streams (1000) and header lists (1 MiB), where grpc-js leaves Node\'s defaults', async () => {
-    const http2 = await import('node:http2');
     const settings = async (port: number): Promise<http2.Settings> => {
       const s = http2.connect(`http://127.0.0.1:${port}`);
       s.on('error', () => undefined);
@@ -206,7 +206,6 @@ describe('the fast path', () => {
 
   it('a client that resets the stream abandons the call; the connection keeps serving', async () => {
     await admin.call('CLIENT', 'PAUSE', '300', 'ALL');
-    const http2 = await import('node:http2');
     const s = http2.connect(`http://127.0.0.1:${fast.grpcPort}`);
     s.on('error', () => undefined);
     const req = s.request({ ':method': 'POST', ':path': `${S}Get`, 'content-type': 'application/grpc', te: 'trailers', ...AUTH });
@@ -221,5 +220,37 @@ describe('the fast path', () => {
     const again = await rawFast.call(CASES['Get, found']!);
     expect(again.trailers['grpc-status']).toBe('0');
     s.close();
+  });
+
+  // Last: it closes the fast replica.
+  it('close(): a health Watch through the fast path sees NOT_SERVING, an in-flight read drains, then the port is closed', async () => {
+    const { service: healthService } = await import('grpc-health-check');
+    const Health = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'Health');
+    const h = new Health(`127.0.0.1:${fast.grpcPort}`, grpc.credentials.createInsecure()) as unknown as { Watch: (req: unknown) => grpc.ClientReadableStream<{ status: string }>; close: () => void };
+    const seen: string[] = [];
+    const watch = h.Watch({ service: 'malt.v1.Serving' });
+    watch.on('data', (m: { status: string }) => seen.push(m.status));
+    watch.on('error', () => undefined);
+    await new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error(`no SERVING on the Watch stream: ${seen.join(',')}`)), 5000);
+      watch.on('data', () => { clearTimeout(t); res(); });
+    });
+    expect(seen).toEqual(['SERVING']);
+    // A read waiting on a paused Redis while close() starts: it still gets its answer.
+    await admin.call('CLIENT', 'PAUSE', '300', 'ALL');
+    const inFlight = rawFast.call(CASES['Get, found']!);
+    await new Promise((res) => setTimeout(res, 50));
+    const closed = fast.close();
+    const answer = await inFlight;
+    expect(answer.trailers['grpc-status']).toBe('0');
+    await closed;
+    expect(seen).toContain('NOT_SERVING');
+    h.close();
+    const refused = await new Promise<boolean>((res) => {
+      const s = http2.connect(`http://127.0.0.1:${fast.grpcPort}`);
+      s.on('error', () => res(true));
+      s.on('connect', () => { s.destroy(); res(false); });
+    });
+    expect(refused).toBe(true);
   });
 });
