@@ -31,12 +31,17 @@ export class MessageTooLarge extends Error implements CallStatus {
   }
 }
 
-/** Splits a request body, arriving in chunks of any size, into messages. */
+/**
+ * Splits a request body, arriving in chunks of any size, into messages. A message's bytes are
+ * kept as they arrive (not allocated up front from its declared length, which a client could
+ * declare and never send).
+ */
 export class MessageReader {
   private readonly head = Buffer.alloc(5);
   private headFill = 0;
-  private body: Buffer | null = null;
-  private bodyFill = 0;
+  private parts: Buffer[] = [];
+  private size = 0;
+  private got = 0;
 
   constructor(private readonly limit: number = MAX_RECEIVE_MESSAGE_BYTES) {}
 
@@ -59,21 +64,21 @@ export class MessageReader {
         this.headFill += n;
         at += n;
         if (this.headFill < 5) return;
-        const size = this.head.readUInt32BE(1);
-        if (size > this.limit) throw new MessageTooLarge(size, this.limit);
-        this.body = Buffer.allocUnsafe(size);
-        this.bodyFill = 0;
+        this.size = this.head.readUInt32BE(1);
+        if (this.size > this.limit) throw new MessageTooLarge(this.size, this.limit);
+        this.parts = [];
+        this.got = 0;
       }
-      const body = this.body!;
-      const n = Math.min(body.length - this.bodyFill, chunk.length - at);
-      chunk.copy(body, this.bodyFill, at, at + n);
-      this.bodyFill += n;
+      const n = Math.min(this.size - this.got, chunk.length - at);
+      if (n > 0) this.parts.push(chunk.subarray(at, at + n));
+      this.got += n;
       at += n;
-      if (this.bodyFill === body.length) {
+      if (this.got === this.size) {
         // grpc-js counts only a flag of exactly 1 as compressed.
         const compressed = this.head[0] === 1;
+        const body = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
         this.headFill = 0;
-        this.body = null;
+        this.parts = [];
         onMessage(compressed, body);
       }
     }
