@@ -62,19 +62,22 @@ function send(reply: FastifyReply, body: Body): FastifyReply {
   return reply;
 }
 
-function splitList(q: unknown): string[] {
-  if (typeof q !== 'string' || q.length === 0) return [];
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
+function splitList(q: unknown): readonly string[] {
+  if (typeof q !== 'string' || q.length === 0) return NO_NAMES;
   return q.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
 export function registerEntityRoutes(app: FastifyInstance, config: MaltConfig, lookup: Lookup): void {
-  app.get<{ Params: { id: string }; Querystring: { datasets?: string } }>('/v1/entities/:id', { schema: entitySchemas.get }, async (req, reply) => {
-    const [r] = await lookup.get([req.params.id], splitList(req.query.datasets));
-    return send(reply, entityBody(r as EntityResult));
+  // Not async: fastify then neither wraps a promise per request nor awaits one; errors go to
+  // reply.send(err), i.e. the error handler, as a rejection of an async handler would.
+  app.get<{ Params: { id: string }; Querystring: { datasets?: string } }>('/v1/entities/:id', { schema: entitySchemas.get }, (req, reply) => {
+    lookup.get([req.params.id], splitList(req.query.datasets)).then((r) => send(reply, entityBody(r[0] as EntityResult)), (err: Error) => reply.send(err));
   });
 
-  app.post<{ Body: { entity_ids: string[]; datasets?: string[] } }>('/v1/entities/batch', { schema: entitySchemas.batch }, async (req, reply) => {
-    return send(reply, batchBody(await lookup.get(req.body.entity_ids, req.body.datasets ?? [])));
+  app.post<{ Body: { entity_ids: string[]; datasets?: string[] } }>('/v1/entities/batch', { schema: entitySchemas.batch }, (req, reply) => {
+    lookup.get(req.body.entity_ids, req.body.datasets ?? NO_NAMES).then((r) => send(reply, batchBody(r)), (err: Error) => reply.send(err));
   });
 
   const segmentsDataset = (q: string | undefined): string => {

@@ -207,6 +207,7 @@ export class Lookup {
     // Counted down when Redis answers or the connection fails, not at the deadline.
     this.pendingReads += n;
     this.deadlines.add(flight);
+    flight.sentAt = performance.now();
     this.reader.send(flight.slots).then((outcomes) => this.answered(flight, outcomes), (err: unknown) => this.answered(flight, null, err));
   }
 
@@ -219,7 +220,7 @@ export class Lookup {
     let read: RowsRead;
     try {
       if (outcomes === null) throw this.reader.failed(err);
-      read = this.reader.rowsOf(flight.slots, outcomes);
+      read = this.reader.rowsOf(flight.slots, outcomes, flight.sentAt);
     } catch (e) {
       const me = toMaltError(e);
       if (me.code === 'STORE_UNAVAILABLE') this.breaker.failure(me.message);

@@ -41,6 +41,8 @@ export class ReadFlight implements DeadlineEntry {
   private waiting: Promise<void> | null = null;
   private resolveWait: (() => void) | null = null;
   private rejectWait: ((err: MaltError) => void) | null = null;
+  /** performance.now() when the batch was sent (the read latency metric). */
+  sentAt = 0;
   deadlineAt = 0;
   prevDeadline: DeadlineEntry | null = null;
   nextDeadline: DeadlineEntry | null = null;

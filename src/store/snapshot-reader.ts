@@ -16,6 +16,9 @@ import { inSpan, tracing } from '../telemetry/tracing.js';
 // Latency and command counts of every read round trip (malt_redis_command_duration_seconds{op="read"}).
 const READ = redisOp('read');
 const READ_BATCH = { onPipeline: READ.onPipeline };
+// A standalone client's batch is one round trip, timed by rowsOf() from the caller's start time
+// (no promise of its own per read); a cluster's batches are timed per node by runBatch.
+const UNTIMED = {};
 
 /** Where a version's rows live: its bucket key prefix (KeyLayout.bucketPrefix) and bucket count. */
 export interface VersionBuckets {
@@ -53,17 +56,19 @@ export class SnapshotReader {
    */
   async read(reads: readonly RowRead[]): Promise<RowsRead> {
     let outcomes: ReadOutcomes;
+    const started = performance.now();
     try {
       outcomes = await this.send(reads);
     } catch (err) {
       throw this.failed(err);
     }
-    return this.rowsOf(reads, outcomes);
+    return this.rowsOf(reads, outcomes, started);
   }
 
   /**
    * read() in halves without an async layer (the read path's miss, serving/lookup.ts): send()
-   * the batch, then rowsOf() its outcomes; a rejection goes through failed().
+   * the batch, then rowsOf() its outcomes with the performance.now() from just before send()
+   * (the round trip's latency metric); a rejection goes through failed().
    */
   send(reads: readonly RowRead[]): Promise<ReadOutcomes> {
     const commands: DataCommand[] = new Array(reads.length);
@@ -81,15 +86,16 @@ export class SnapshotReader {
     }
     try {
       return tracing.on
-        ? inSpan('redis.read', { 'db.system': 'redis', 'malt.commands': commands.length }, () => runBatch(this.redis, commands, READ_BATCH))
-        : runBatch(this.redis, commands, READ_BATCH);
+        ? inSpan('redis.read', { 'db.system': 'redis', 'malt.commands': commands.length }, () => runBatch(this.redis, commands, this.redis.isCluster ? READ_BATCH : UNTIMED))
+        : runBatch(this.redis, commands, this.redis.isCluster ? READ_BATCH : UNTIMED);
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
   /** The rows (and overlays) of send()'s outcomes; throws STORE_UNAVAILABLE when a command failed. */
-  rowsOf(reads: readonly RowRead[], outcomes: ReadOutcomes): RowsRead {
+  rowsOf(reads: readonly RowRead[], outcomes: ReadOutcomes, startedAt: number): RowsRead {
+    if (!this.redis.isCluster) READ.onPipeline(outcomes.length, performance.now() - startedAt);
     try {
       const rows: (Buffer | null)[] = new Array(reads.length);
       let overlayed = 0;
