@@ -8,6 +8,7 @@
  * size limits, API keys over TLS, health (Check, and Watch through a shutdown), reflection,
  * unknown methods, and 200 calls in flight on one channel.
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServingApp } from '../src/app.js';
@@ -16,7 +17,7 @@ import type { MaltConfig } from '../src/config.js';
 import { writeParquet } from '../src/sample/write-parquet.js';
 import { featuresDataset, load, makeConfig, serve, tmpDir, uniquePrefix, writePlayers, type PlayerRow } from './support/fixtures.js';
 import {
-  type CallOutcome, type InteropCall, type InteropClient, INTEROP_CLIENTS, type InteropSpec, buildGoInterop, outcome, recordingServer, runClient, startClient, writeDescriptorSet,
+  type CallOutcome, type InteropCall, type InteropClient, INTEROP_CLIENTS, type InteropSpec, buildGoInterop, descriptorSet, outcome, recordingServer, runClient, startClient, writeDescriptorSet,
 } from './support/grpc-interop.js';
 import { makeCa, makeLeaf } from './support/test-certs.js';
 import { type TestRedis, startTestRedis } from './support/redis-server.js';
@@ -207,6 +208,7 @@ describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
         get('after-msg-large', 'p1', ['players']),
         healthCheck('health-server', ''), healthCheck('health-serving', 'malt.v1.Serving'), healthCheck('health-unknown', 'no.such.Service'),
         reflection('reflect-v1', 'v1'), reflection('reflect-v1alpha', 'v1alpha'),
+        { ...reflection('reflect-files', 'v1'), requests: [{ file_containing_symbol: 'malt.v1.Serving' }] },
         { ...get('unimpl-method', 'p1', []), method: `${SERVING}Nope` }, { ...get('unimpl-service', 'p1', []), method: '/no.such.Service/Get' },
         { parallel: bulk.map((r) => get(`many-${String(r.id)}`, String(r.id), ['players'], { timeout_ms: 20_000 })) },
       ];
@@ -290,6 +292,16 @@ describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
           const names = ((o(id).messages[0] as { list_services_response: { service: { name: string }[] } }).list_services_response.service).map((s) => s.name);
           expect(names).toContain('malt.v1.Serving');
         }
+      });
+
+      it('a client that knows the API only from reflection builds its types from it and calls Get', async () => {
+        const res = o('reflect-files').messages[0] as { file_descriptor_response?: { file_descriptor_proto: string[] } };
+        const files = (res.file_descriptor_response?.file_descriptor_proto ?? []).map((b) => Buffer.from(b, 'base64'));
+        expect(files.length).toBeGreaterThan(0);
+        const fromReflection = path.join(tmpDir(), 'reflected.pb');
+        writeFileSync(fromReflection, descriptorSet(files));
+        const r = await runClient(client, { addr: `127.0.0.1:${app.grpcPort}`, descriptors: fromReflection, steps: [get('get', 'p1', ['players'])] }, goBin);
+        expect(expectOk(outcome(r, 'get'), 'get')).toEqual(http['p1']);
       });
 
       it('an unknown method or service: UNIMPLEMENTED', () => {

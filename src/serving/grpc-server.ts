@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { AuthPolicy } from '../auth/auth-policy.js';
 import { guardService } from '../auth/grpc-auth.js';
 import { MaltError, toMaltError } from '../errors.js';
+import { strictDescriptors } from './reflection-descriptors.js';
 import { grpcServerCredentials } from '../tls/grpc-server-credentials.js';
 import type { TlsFiles } from '../tls/tls-files.js';
 import type { EntityResult, Lookup } from './lookup.js';
@@ -198,7 +199,8 @@ export async function startGrpc(lookup: Lookup, opts: GrpcServerOptions): Promis
   }));
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);
-  new ReflectionService(pkgDef).addToServer(server);
+  // Descriptors a strict runtime accepts (grpcurl, protobuf-go, python): reflection-descriptors.ts.
+  new ReflectionService(strictDescriptors(pkgDef)).addToServer(server);
   if (opts.fastPath ?? true) return fronted(server, health, lookup, servingDefinition(loaded.malt.v1.Serving.service), opts);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${opts.host}:${opts.port}`, grpcServerCredentials(opts.tls ?? null), (err, p) => (err ? reject(err) : resolve(p)));

@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import { PROTO_ROOT, SERVING_PROTO } from '../../src/serving/grpc-server.js';
+import { type FileProto, decodeFile, strictDescriptors } from '../../src/serving/reflection-descriptors.js';
 
 export type InteropClient = 'python' | 'go';
 export const INTEROP_CLIENTS: readonly InteropClient[] = ['python', 'go'];
@@ -60,102 +61,56 @@ const here = import.meta.dirname;
 const GO_DIR = path.join(here, 'go-interop');
 const GOPATH = '/usr/share/gocode';
 
-interface FieldProto { name: string; type?: number; typeName?: string }
-interface MessageProto { name: string; field?: FieldProto[]; nestedType?: MessageProto[]; enumType?: { name: string }[]; options?: { mapEntry?: boolean } }
-interface FileProto { name: string; package?: string; dependency?: string[]; messageType?: MessageProto[]; enumType?: { name: string }[]; service?: { method?: { inputType?: string; outputType?: string }[] }[] }
-interface DescriptorCodec {
-  FileDescriptorProto: { decode(b: Uint8Array): unknown; toObject(m: unknown): FileProto };
-  FileDescriptorSet: { fromObject(o: { file: FileProto[] }): unknown; encode(m: unknown): { finish(): Uint8Array } };
-}
-
 /**
- * Writes a FileDescriptorSet of malt.v1, grpc.health.v1 and both server reflection versions,
- * from the descriptors @grpc/proto-loader (protobufjs) makes of the .proto files the server uses.
- * Those are not valid for a strict runtime as they come: type names are relative, files list
- * no dependencies, and a map's entry type is named "Features", not "FeaturesEntry" (protobuf-go's
- * protodesc and python's descriptor pool both refuse them), so they are fixed up here.
+ * Writes a FileDescriptorSet of malt.v1, grpc.health.v1 and both server reflection versions, from
+ * the .proto files the server uses, made valid as the server's reflection makes them
+ * (src/serving/reflection-descriptors.ts).
  */
 export function writeDescriptorSet(dir: string): string {
   const require = createRequire(import.meta.url);
-  const codec = require('protobufjs/ext/descriptor') as DescriptorCodec;
   const healthRoot = path.join(path.dirname(require.resolve('grpc-health-check/package.json')), 'proto');
   const reflectionRoot = path.join(path.dirname(require.resolve('@grpc/reflection')), '..', 'proto');
-  const files = new Map<string, FileProto>();
-  const add = (file: string, root: string): void => {
-    const def = protoLoader.loadSync(file, { keepCase: true, includeDirs: [root] });
-    for (const t of Object.values(def)) {
-      for (const fd of (t as { fileDescriptorProtos?: Buffer[] }).fileDescriptorProtos ?? []) {
-        const f = codec.FileDescriptorProto.toObject(codec.FileDescriptorProto.decode(fd));
-        files.set(f.name, f);
-      }
-    }
+  const def = {
+    ...protoLoader.loadSync(SERVING_PROTO, { keepCase: true, includeDirs: [PROTO_ROOT] }),
+    ...protoLoader.loadSync('health/v1/health.proto', { keepCase: true, includeDirs: [healthRoot] }),
+    ...protoLoader.loadSync('grpc/reflection/v1/reflection.proto', { keepCase: true, includeDirs: [reflectionRoot] }),
+    ...protoLoader.loadSync('grpc/reflection/v1alpha/reflection.proto', { keepCase: true, includeDirs: [reflectionRoot] }),
   };
-  add(SERVING_PROTO, PROTO_ROOT);
-  add('health/v1/health.proto', healthRoot);
-  add('grpc/reflection/v1/reflection.proto', reflectionRoot);
-  add('grpc/reflection/v1alpha/reflection.proto', reflectionRoot);
-  const fixed = fixDescriptors([...files.values()]);
+  const files = Object.values(strictDescriptors(def)).flatMap((t) => (t as { fileDescriptorProtos?: Buffer[] }).fileDescriptorProtos ?? []);
   const out = path.join(dir, 'interop-descriptors.pb');
-  writeFileSync(out, codec.FileDescriptorSet.encode(codec.FileDescriptorSet.fromObject({ file: fixed })).finish());
+  writeFileSync(out, descriptorSet(files));
   return out;
 }
 
-/** Fully qualified type names, map entries named <Field>Entry, and each file's dependencies. */
-function fixDescriptors(files: FileProto[]): FileProto[] {
-  const owner = new Map<string, string>(); // ".pkg.Type" → file name
-  const walk = (scope: string, file: string, msgs: MessageProto[] = [], enums: { name: string }[] = []): void => {
-    for (const e of enums) owner.set(`${scope}.${e.name}`, file);
-    for (const m of msgs) {
-      for (const n of m.nestedType ?? []) if (n.options?.mapEntry && !n.name.endsWith('Entry')) renameEntry(m, n);
-      owner.set(`${scope}.${m.name}`, file);
-      walk(`${scope}.${m.name}`, file, m.nestedType, m.enumType);
-    }
+/**
+ * A FileDescriptorSet of these files (duplicates dropped), each after the files it imports:
+ * python's descriptor pool resolves imports as each file is added.
+ */
+export function descriptorSet(encoded: readonly Buffer[]): Buffer {
+  const files = new Map<string, { proto: FileProto; bytes: Buffer }>();
+  for (const b of encoded) {
+    const proto = decodeFile(b);
+    files.set(proto.name, { proto, bytes: b });
+  }
+  const parts: Buffer[] = [];
+  const done = new Set<string>();
+  const visit = (name: string): void => {
+    const f = files.get(name);
+    if (done.has(name) || !f) return;
+    done.add(name);
+    for (const d of f.proto.dependency ?? []) visit(d);
+    // FileDescriptorSet { repeated FileDescriptorProto file = 1; }
+    parts.push(Buffer.from([0x0a]), varint(f.bytes.length), f.bytes);
   };
-  for (const f of files) walk(f.package ? `.${f.package}` : '', f.name, f.messageType, f.enumType);
-  const resolve = (scope: string, name: string, deps: Set<string>): string => {
-    let full = name.startsWith('.') ? name : undefined;
-    for (let s = scope; full === undefined; s = s.slice(0, Math.max(0, s.lastIndexOf('.')))) {
-      if (owner.has(`${s}.${name}`)) full = `${s}.${name}`;
-      else if (s === '') throw new Error(`descriptor: cannot resolve ${name} in ${scope}`);
-    }
-    const file = owner.get(full);
-    if (file) deps.add(file);
-    return full;
-  };
-  const out = files.map((f) => {
-    const deps = new Set<string>();
-    const pkg = f.package ? `.${f.package}` : '';
-    const fixMessages = (scope: string, msgs: MessageProto[] = []): void => {
-      for (const m of msgs) {
-        for (const fl of m.field ?? []) if (fl.typeName) fl.typeName = resolve(`${scope}.${m.name}`, fl.typeName, deps);
-        fixMessages(`${scope}.${m.name}`, m.nestedType);
-      }
-    };
-    fixMessages(pkg, f.messageType);
-    for (const s of f.service ?? []) {
-      for (const m of s.method ?? []) {
-        if (m.inputType) m.inputType = resolve(pkg, m.inputType, deps);
-        if (m.outputType) m.outputType = resolve(pkg, m.outputType, deps);
-      }
-    }
-    deps.delete(f.name);
-    return { ...f, dependency: [...deps] };
-  });
-  // Dependencies first: python's descriptor pool resolves imports as each file is added.
-  const sorted: FileProto[] = [];
-  const visit = (f: FileProto): void => {
-    if (sorted.includes(f)) return;
-    for (const d of f.dependency ?? []) visit(out.find((x) => x.name === d)!);
-    sorted.push(f);
-  };
-  out.forEach(visit);
-  return sorted;
+  for (const name of files.keys()) visit(name);
+  return Buffer.concat(parts);
 }
 
-function renameEntry(parent: MessageProto, entry: MessageProto): void {
-  const old = entry.name;
-  entry.name = `${old}Entry`;
-  for (const fl of parent.field ?? []) if (fl.typeName === old) fl.typeName = entry.name;
+function varint(n: number): Buffer {
+  const b: number[] = [];
+  for (; n >= 0x80; n = Math.floor(n / 128)) b.push((n & 0x7f) | 0x80);
+  b.push(n);
+  return Buffer.from(b);
 }
 
 /**
