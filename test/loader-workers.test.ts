@@ -14,9 +14,11 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import type { MaltConfig } from '../src/config.js';
 import { KeyLayout } from '../src/keys.js';
+import { loadDataset } from '../src/loaders/load-dataset.js';
 import { AUTO_MIN_ROWS, loadWorkers } from '../src/loaders/parallel-rows.js';
 import type { LoadPlan } from '../src/loaders/source-schema.js';
 import { DICTIONARY_MAX_ENTRIES } from '../src/row-codec.js';
+import { z85Encode } from '../src/sources/delta/z85.js';
 import { load, makeConfig, newRedis, tmpDir } from './support/fixtures.js';
 
 const FILES = 4;
@@ -66,6 +68,27 @@ function writeFile(file: string, f: number): void {
   parquetWriteFile({ filename: file, columnData: fileColumns(f), schema: SCHEMA, rowGroupSize: ROW_GROUP } as never);
 }
 
+/** Rows deleted by the Delta table's (inline) deletion vectors, per file: across row groups. */
+const DELETED: Readonly<Record<number, readonly number[]>> = { 1: [0, 3, 1499, 1500, 4000, 5999], 2: [2, 3000] };
+
+/** An inline deletion vector (Z85 of the portable Roaring bitmap, PROTOCOL.md) deleting `rows` (< 65 536, sorted). */
+function inlineDv(rows: readonly number[]): Record<string, unknown> {
+  const head = Buffer.alloc(12 + 4 + 16);
+  head.writeInt32LE(1681511377, 0); // magic
+  head.writeBigUInt64LE(1n, 4); // one 32-bit bitmap, high bits 0
+  head.writeUInt32LE(0, 12);
+  head.writeUInt32LE(12346, 16); // no run containers
+  head.writeUInt32LE(1, 20); // one container
+  head.writeUInt16LE(0, 24); // key 0
+  head.writeUInt16LE(rows.length - 1, 26);
+  head.writeUInt32LE(16, 28); // the container's offset within the 32-bit bitmap
+  const body = Buffer.alloc(2 * rows.length);
+  rows.forEach((r, i) => body.writeUInt16LE(r, 2 * i));
+  const bitmap = Buffer.concat([head, body]);
+  const padded = Buffer.concat([bitmap, Buffer.alloc((4 - (bitmap.length % 4)) % 4)]);
+  return { storageType: 'i', pathOrInlineDv: z85Encode(padded), sizeInBytes: bitmap.length, cardinality: rows.length };
+}
+
 /** The same table three ways: loose files, Hive partitions (region=…/), and a Delta table over the Hive files. */
 function writeTable(): { plain: string; hive: string; delta: string } {
   const dir = tmpDir();
@@ -82,7 +105,9 @@ function writeTable(): { plain: string; hive: string; delta: string } {
     mkdirSync(path.dirname(path.join(delta, rel)), { recursive: true });
     linkSync(path.join(plain, `part-${f}.parquet`), path.join(delta, rel));
     const size = readFileSync(path.join(plain, `part-${f}.parquet`)).length;
-    adds.push(JSON.stringify({ add: { path: rel, partitionValues: { region: `r${f % 2}` }, size, modificationTime: 1_764_000_000_000, dataChange: true } }));
+    const gone = DELETED[f];
+    const dv = gone === undefined ? {} : { deletionVector: inlineDv(gone) };
+    adds.push(JSON.stringify({ add: { path: rel, partitionValues: { region: `r${f % 2}` }, size, modificationTime: 1_764_000_000_000, dataChange: true, ...dv } }));
   }
   const field = (name: string, type: string): Record<string, unknown> => ({ name, type, nullable: true, metadata: {} });
   const schemaString = JSON.stringify({ type: 'struct', fields: [
@@ -92,7 +117,7 @@ function writeTable(): { plain: string; hive: string; delta: string } {
   ] });
   writeFileSync(path.join(delta, '_delta_log', '00000000000000000000.json'), [
     JSON.stringify({ commitInfo: { timestamp: 1_764_000_000_000, operation: 'WRITE' } }),
-    JSON.stringify({ protocol: { minReaderVersion: 1, minWriterVersion: 2 } }),
+    JSON.stringify({ protocol: { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['deletionVectors'], writerFeatures: ['deletionVectors'] } }),
     JSON.stringify({ metaData: { id: 'workers-test', format: { provider: 'parquet', options: {} }, schemaString, partitionColumns: ['region'], configuration: {}, createdTime: 1_764_000_000_000 } }),
     ...adds,
   ].join('\n') + '\n');
@@ -126,16 +151,17 @@ async function loadWith(workers: number, source: Record<string, unknown>, column
 
 describe('loader.workers', () => {
   const table = writeTable();
-  const sources: [string, Record<string, unknown>, Record<string, string>][] = [
-    ['plain Parquet', { format: 'parquet', uri: table.plain }, COLUMNS],
-    ['Hive-partitioned Parquet', { format: 'parquet', uri: table.hive }, { ...COLUMNS, region: 'string' }],
-    ['Delta', { format: 'delta', uri: table.delta }, { ...COLUMNS, region: 'string' }],
+  const deleted = Object.values(DELETED).reduce((n, rows) => n + rows.length, 0);
+  const sources: [string, Record<string, unknown>, Record<string, string>, number][] = [
+    ['plain Parquet', { format: 'parquet', uri: table.plain }, COLUMNS, FILES * ROWS_PER_FILE],
+    ['Hive-partitioned Parquet', { format: 'parquet', uri: table.hive }, { ...COLUMNS, region: 'string' }, FILES * ROWS_PER_FILE],
+    ['Delta with deletion vectors', { format: 'delta', uri: table.delta }, { ...COLUMNS, region: 'string' }, FILES * ROWS_PER_FILE - deleted],
   ];
 
-  it.each(sources)('%s: 3 workers leave the same keyspace, stats and dictionary as 1', async (_what, source, columns) => {
+  it.each(sources)('%s: 3 workers leave the same keyspace, stats and dictionary as 1', async (_what, source, columns, rowsRead) => {
     const one = await loadWith(1, source, columns);
     const three = await loadWith(3, source, columns);
-    expect(one.report).toMatchObject({ status: 'published', rowsRead: FILES * ROWS_PER_FILE });
+    expect(one.report).toMatchObject({ status: 'published', rowsRead });
     // The table exercises what makes this hard: rejected rows, duplicates, a full dictionary.
     expect(one.report.rejected).toBeGreaterThan(0);
     expect(one.report.duplicates).toBeGreaterThan(0);
@@ -161,6 +187,24 @@ describe('loader.workers', () => {
     const three = await failure(3);
     expect(one).toMatchObject({ code: 'SOURCE_UNREADABLE' });
     expect(three).toMatchObject({ code: (one as { code: string }).code, message: (one as Error).message });
+  }, 60_000);
+
+  it('an abort part-way stops the workers: LOAD_INTERRUPTED, nothing published, the lock released', async () => {
+    const cfg = makeConfig({ loader: { workers: 3 }, datasets: [{ name: 'w', kind: 'features', source: { format: 'parquet', uri: table.plain }, key: 'player_id', columns: COLUMNS }] });
+    const redis = newRedis(cfg);
+    try {
+      const abort = new AbortController();
+      const progress = { start: () => undefined, update: () => abort.abort(), done: () => undefined };
+      const err = await loadDataset(redis, cfg, cfg.datasets[0]!, { signal: abort.signal, progress }).then(() => null, (e: unknown) => e);
+      expect(err).toMatchObject({ code: 'LOAD_INTERRUPTED' });
+      const keys = new KeyLayout(cfg.redis.keyPrefix);
+      expect(await redis.get(keys.current('w'))).toBeNull();
+      expect(await redis.exists(keys.lock('w'))).toBe(0);
+      // The next load (same process) runs normally: nothing of the stopped one is left running.
+      expect(await loadDataset(redis, cfg, cfg.datasets[0]!)).toMatchObject({ status: 'published', rowsRead: FILES * ROWS_PER_FILE });
+    } finally {
+      redis.disconnect();
+    }
   }, 60_000);
 
   it('auto (0) uses workers only for tables of at least AUTO_MIN_ROWS rows and 2 row groups; never for segments', () => {
