@@ -17,8 +17,9 @@ import type { MaltConfig } from '../src/config.js';
 import { writeParquet } from '../src/sample/write-parquet.js';
 import { featuresDataset, load, makeConfig, serve, tmpDir, uniquePrefix, writePlayers, type PlayerRow } from './support/fixtures.js';
 import {
-  type CallOutcome, type InteropCall, type InteropClient, INTEROP_CLIENTS, type InteropSpec, buildGoInterop, descriptorSet, outcome, recordingServer, runClient, startClient, writeDescriptorSet,
+  type CallOutcome, type InteropClient, INTEROP_CLIENTS, type InteropSpec, buildGoInterop, descriptorSet, outcome, recordingServer, runClient, startClient, writeDescriptorSet,
 } from './support/grpc-interop.js';
+import { type HttpEntity, batch, bearer, get, healthCheck, protoEntity, reflection, segments, SERVING } from './support/grpc-interop-calls.js';
 import { makeCa, makeLeaf } from './support/test-certs.js';
 import { type TestRedis, startTestRedis } from './support/redis-server.js';
 
@@ -76,57 +77,6 @@ function config(fastPath: boolean, extra: Record<string, unknown> = {}, serving:
     ...extra,
   }, { url: redis.url, prefix });
 }
-
-const SERVING = '/malt.v1.Serving/';
-const get = (id: string, entity: string, datasets: string[], extra: Partial<InteropCall> = {}): InteropCall =>
-  ({ id, method: `${SERVING}Get`, request_type: 'malt.v1.GetRequest', response_type: 'malt.v1.EntityResult', request: { entity_id: entity, datasets }, ...extra });
-const batch = (id: string, ids: string[], datasets: string[], extra: Partial<InteropCall> = {}): InteropCall =>
-  ({ id, method: `${SERVING}BatchGet`, request_type: 'malt.v1.BatchGetRequest', response_type: 'malt.v1.BatchGetResponse', request: { entity_ids: ids, datasets }, ...extra });
-const segments = (id: string, entity: string, dataset: string): InteropCall =>
-  ({ id, method: `${SERVING}GetSegments`, request_type: 'malt.v1.GetSegmentsRequest', response_type: 'malt.v1.GetSegmentsResponse', request: { entity_id: entity, dataset } });
-const healthCheck = (id: string, service: string): InteropCall =>
-  ({ id, method: '/grpc.health.v1.Health/Check', request_type: 'grpc.health.v1.HealthCheckRequest', response_type: 'grpc.health.v1.HealthCheckResponse', request: { service } });
-const reflection = (id: string, version: 'v1' | 'v1alpha'): InteropCall => ({
-  id, method: `/grpc.reflection.${version}.ServerReflection/ServerReflectionInfo`, kind: 'bidi',
-  request_type: `grpc.reflection.${version}.ServerReflectionRequest`, response_type: `grpc.reflection.${version}.ServerReflectionResponse`,
-  requests: [{ list_services: '*' }],
-});
-const bearer = (token: string): [string, string][] => [['authorization', `Bearer ${token}`]];
-
-// ---- what HTTP says, in the proto3 JSON form the clients print (.proto field names) ----
-
-type HttpFeature = { value: unknown; status: string; updated?: boolean };
-type HttpDataset = { dataset: string; version: string; found: boolean; degraded?: string; features: Record<string, HttpFeature> };
-type HttpEntity = { entity_id: string; datasets: HttpDataset[] };
-const COLUMN_KIND: Record<string, string> = { ltv: 'double_value', level: 'int64_value', country: 'string_value', is_payer: 'bool_value', last_login: 'timestamp_value', tags: 'string_list_value' };
-
-/** An RFC 3339 time as google.protobuf.Timestamp's JSON form writes it: 0, 3, 6 or 9 fraction digits. */
-function protoTimestamp(text: string): string {
-  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(text);
-  if (!m) throw new Error(`not an RFC 3339 UTC time: ${text}`);
-  const nanos = (m[2] ?? '').padEnd(9, '0');
-  const digits = /^0+$/.test(nanos) ? 0 : nanos.endsWith('000000') ? 3 : nanos.endsWith('000') ? 6 : 9;
-  return `${m[1]}${digits ? `.${nanos.slice(0, digits)}` : ''}Z`;
-}
-
-function protoValue(column: string, v: unknown): Record<string, unknown> {
-  const kind = COLUMN_KIND[column];
-  if (!kind) throw new Error(`no type for column ${column}`);
-  if (kind === 'timestamp_value') return { [kind]: protoTimestamp(v as string) };
-  if (kind === 'string_list_value') return { [kind]: (v as string[]).length ? { values: v } : {} };
-  return { [kind]: v };
-}
-
-function protoDataset(d: HttpDataset): Record<string, unknown> {
-  const features = Object.fromEntries(Object.entries(d.features).map(([name, f]) => [name, {
-    ...(f.value === null ? {} : { value: protoValue(name, f.value) }),
-    status: f.status,
-    ...(f.updated === undefined ? {} : { updated: f.updated }),
-  }]));
-  return { dataset: d.dataset, version: d.version, ...(d.found ? { found: true } : {}), ...(d.degraded && d.degraded !== 'NOT_DEGRADED' ? { degraded: d.degraded } : {}), features };
-}
-
-const protoEntity = (e: HttpEntity): Record<string, unknown> => ({ entity_id: e.entity_id, datasets: e.datasets.map(protoDataset) });
 
 function expectOk(o: CallOutcome, what: string): unknown {
   expect({ what, code: o.code, malt: o.malt_error_code }).toEqual({ what, code: 'OK', malt: null });
