@@ -7,7 +7,9 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { MessageReader, MessageTooLarge, compressedProblem, decompress, frameMessage } from '../src/serving/grpc-h2-framing.js';
-import { encodeGetSegmentsResponse } from '../src/serving/grpc-h2-methods.js';
+import { framedBatchGetResponse, framedEntityResult, framedGetSegmentsResponse } from '../src/serving/grpc-h2-methods.js';
+import type { EntityResult } from '../src/serving/lookup.js';
+import { encodeBatchGetResponse, encodeDatasetResult, encodeEntityResult } from '../src/serving/proto-encoding.js';
 import { BATCH_GET_REQUEST, GET_REQUEST, GET_SEGMENTS_REQUEST, UndecodableRequest, requestDecoder } from '../src/serving/grpc-request-reader.js';
 import { loadServingPackage } from '../src/serving/grpc-server.js';
 import { invalidTimeoutMessage, parseGrpcTimeout } from '../src/serving/grpc-timeout.js';
@@ -44,7 +46,8 @@ describe('message framing', () => {
   const collect = (chunks: Buffer[], limit?: number): [boolean, string][] => {
     const r = new MessageReader(limit);
     const out: [boolean, string][] = [];
-    for (const c of chunks) r.write(c, (compressed, body) => out.push([compressed, body.toString('hex')]));
+    const sink = { onMessage: (compressed: boolean, body: Buffer): void => { out.push([compressed, body.toString('hex')]); } };
+    for (const c of chunks) r.write(c, sink);
     return out;
   };
 
@@ -69,7 +72,7 @@ describe('message framing', () => {
     const r = new MessageReader(10);
     let err: unknown;
     try {
-      r.write(Buffer.from([0, 0, 0, 0, 11]), () => undefined);
+      r.write(Buffer.from([0, 0, 0, 0, 11]), { onMessage: () => undefined });
     } catch (e) {
       err = e;
     }
@@ -155,9 +158,24 @@ describe('GetSegmentsResponse', () => {
       ['x'.repeat(300), Array.from({ length: 50 }, (_, i) => `s${i}`), '1', true, null],
     ];
     for (const [id, segs, version, found, degraded] of cases) {
-      const ours = encodeGetSegmentsResponse(id, segs, version, found, degraded);
+      const ours = framedGetSegmentsResponse(id, segs, version, found, degraded);
       const theirs = ser({ entity_id: id, segments: segs, version, found, degraded: degraded ?? 'NOT_DEGRADED' });
-      expect(ours.toString('hex')).toBe(theirs.toString('hex'));
+      expect(ours.toString('hex')).toBe(frameMessage(theirs).toString('hex'));
     }
+  });
+});
+
+describe('framed EntityResult and BatchGetResponse', () => {
+  it('are proto-encoding.ts\'s bytes behind the 5-byte prefix, for ids and payloads of every varint size', () => {
+    const ds = (name: string, n: number): string => encodeDatasetResult(name, '7', n > 0, Array.from({ length: n }, (_, i) => ({ name: `f${i}`, type: 'string', value: 'v'.repeat(i * 7), status: 'PRESENT' }) as never));
+    const entity = (id: string, protos: string[]): EntityResult => ({ entityId: id, datasets: protos.map((proto) => ({ proto })) }) as unknown as EntityResult;
+    const cases = [entity('', []), entity('p1', [ds('players', 3)]), entity('ÅÄÖ'.repeat(50), [ds('a', 0), ds('b', 40)]), entity('x'.repeat(20_000), [ds('big', 400)])];
+    for (const e of cases) {
+      const protos = e.datasets.map((d) => d.proto);
+      expect(framedEntityResult(e).equals(frameMessage(encodeEntityResult(e.entityId, protos)))).toBe(true);
+    }
+    const batch = encodeBatchGetResponse(cases.map((e) => ({ entityId: e.entityId, datasets: e.datasets.map((d) => d.proto) })));
+    expect(framedBatchGetResponse(cases).equals(frameMessage(batch))).toBe(true);
+    expect(framedBatchGetResponse([]).toString('hex')).toBe('0000000000');
   });
 });

@@ -31,6 +31,11 @@ export class MessageTooLarge extends Error implements CallStatus {
   }
 }
 
+/** Where MessageReader delivers each message it completes. */
+export interface MessageSink {
+  onMessage(compressed: boolean, body: Buffer): void;
+}
+
 /**
  * Splits a request body, arriving in chunks of any size, into messages. A message's bytes are
  * kept as they arrive (not allocated up front from its declared length, which a client could
@@ -45,15 +50,15 @@ export class MessageReader {
 
   constructor(private readonly limit: number = MAX_RECEIVE_MESSAGE_BYTES) {}
 
-  /** Feeds one chunk; calls `onMessage` for each message it completes (the body may share memory with the chunk). */
-  write(chunk: Buffer, onMessage: (compressed: boolean, body: Buffer) => void): void {
+  /** Feeds one chunk; calls `sink.onMessage` for each message it completes (the body may share memory with the chunk). */
+  write(chunk: Buffer, sink: MessageSink): void {
     let at = 0;
     // The usual case: a whole message in one chunk.
     if (this.headFill === 0 && chunk.length >= 5) {
       const size = chunk.readUInt32BE(1);
       if (size > this.limit) throw new MessageTooLarge(size, this.limit);
       if (chunk.length === size + 5) {
-        onMessage(chunk[0] === 1, chunk.subarray(5));
+        sink.onMessage(chunk[0] === 1, chunk.subarray(5));
         return;
       }
     }
@@ -79,7 +84,7 @@ export class MessageReader {
         const body = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
         this.headFill = 0;
         this.parts = [];
-        onMessage(compressed, body);
+        sink.onMessage(compressed, body);
       }
     }
   }

@@ -18,7 +18,7 @@ import { grpcHeaderRequestId, grpcMethod, grpcSpanWithId } from '../telemetry/gr
 import type { GrpcMethodMetrics } from '../telemetry/metrics.js';
 import { tracing } from '../telemetry/tracing.js';
 import type { TlsFiles } from '../tls/tls-files.js';
-import { type CallStatus, MAX_RECEIVE_MESSAGE_BYTES, MessageReader, MessageTooLarge, compressedProblem, decompress, frameMessage } from './grpc-h2-framing.js';
+import { type CallStatus, MAX_RECEIVE_MESSAGE_BYTES, MessageReader, MessageTooLarge, compressedProblem, decompress } from './grpc-h2-framing.js';
 import type { FastMethod } from './grpc-h2-methods.js';
 import type { GrpcForwarder } from './grpc-h2-proxy.js';
 import { metadataHeadersBytes, MAX_METADATA_BYTES } from './grpc-metadata-limit.js';
@@ -67,10 +67,31 @@ const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = {
   'grpc-encoding': 'identity',
 };
 const OK_TRAILERS: http2.OutgoingHttpHeaders = { 'grpc-status': '0', 'grpc-message': 'OK' };
+const WAIT_FOR_TRAILERS: http2.ServerStreamResponseOptions = { waitForTrailers: true };
+
+function sendOkTrailers(this: http2.ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
+}
 const LEGAL_VALUE = /^[ -~]*$/;
 
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** The call a stream belongs to, so the stream's listeners are shared functions, not closures per call. */
+const CALL = Symbol('malt.grpcCall');
+type CallStream = http2.ServerHttp2Stream & { [CALL]?: UnaryCall };
+
+function onStreamClose(this: CallStream): void {
+  this[CALL]!.onClose();
+}
+
+function onStreamData(this: CallStream, chunk: Buffer): void {
+  this[CALL]!.onData(chunk);
+}
+
+function onStreamEnd(this: CallStream): void {
+  this[CALL]!.onEnd();
 }
 
 interface Bound {
@@ -90,10 +111,14 @@ class UnaryCall {
   private reader: MessageReader | null = null;
   private readonly encoding: string;
 
-  constructor(private readonly srv: H2Server, private readonly stream: http2.ServerHttp2Stream, private readonly headers: http2.IncomingHttpHeaders, private readonly b: Bound) {
+  private started = 0;
+  private endSpan: ((code: number, message?: string) => void) | null = null;
+
+  constructor(private readonly srv: H2Server, private readonly stream: CallStream, private readonly headers: http2.IncomingHttpHeaders, private readonly b: Bound) {
     this.encoding = first(headers['grpc-encoding']) ?? 'identity';
+    stream[CALL] = this;
     stream.on('error', noop);
-    stream.on('close', () => this.onClose());
+    stream.on('close', onStreamClose);
     const opts = srv.opts;
     // grpc-js's order: the metadata bound (an interceptor, synchronous) answers before a bad
     // grpc-timeout (answered on the next tick), which answers before any message is read.
@@ -112,27 +137,27 @@ class UnaryCall {
       this.deadline = Date.now() + ms;
       this.timer = setTimeout(() => this.finish({ code: DEADLINE_EXCEEDED, details: 'Deadline exceeded' }), ms);
     }
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('end', () => this.onEnd());
+    stream.on('data', onStreamData);
+    stream.on('end', onStreamEnd);
   }
 
-  private onClose(): void {
+  onClose(): void {
     // Closed before we answered: the client reset it (cancelled); nothing is sent.
     this.done = true;
     if (this.timer !== null) clearTimeout(this.timer);
   }
 
-  private onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     if (this.done) return;
     try {
-      (this.reader ??= new MessageReader(MAX_RECEIVE_MESSAGE_BYTES)).write(chunk, (compressed, body) => this.onMessage(compressed, body));
+      (this.reader ??= new MessageReader(MAX_RECEIVE_MESSAGE_BYTES)).write(chunk, this);
     } catch (err) {
       if (err instanceof MessageTooLarge) this.finish(err);
       else throw err;
     }
   }
 
-  private onMessage(compressed: boolean, body: Buffer): void {
+  onMessage(compressed: boolean, body: Buffer): void {
     if (this.done) return;
     if (compressed) {
       const problem = compressedProblem(this.encoding);
@@ -149,7 +174,7 @@ class UnaryCall {
     this.compressed = compressed;
   }
 
-  private onEnd(): void {
+  onEnd(): void {
     if (this.done) return;
     const body = this.message;
     if (body === null) {
@@ -187,43 +212,51 @@ class UnaryCall {
 
   private run(request: unknown, endSpan: ((code: number, message?: string) => void) | null): void {
     const { opts } = this.srv;
-    const started = performance.now();
-    const m = this.b.metrics;
-    const failWith = (e: grpc.ServiceError): void => {
-      endSpan?.(e.code, e.details);
-      this.finishError(e);
-      m.record(e.code, started);
-    };
+    this.started = performance.now();
+    this.endSpan = endSpan;
     if (opts.isClosing()) {
-      failWith(opts.fail(new MaltError('SHUTTING_DOWN', 'server is shutting down'), opts.logger));
+      this.failed(opts.fail(new MaltError('SHUTTING_DOWN', 'server is shutting down'), opts.logger));
       return;
     }
     if (request instanceof UndecodableRequest) {
-      failWith(opts.fail(new MaltError('INVALID_ARGUMENT', `request message does not decode: ${request.reason}`), opts.logger));
+      this.failed(opts.fail(new MaltError('INVALID_ARGUMENT', `request message does not decode: ${request.reason}`), opts.logger));
       return;
     }
     const cap = opts.timeoutMs;
     const timeoutMs = this.deadline === Infinity ? cap : Math.max(1, Math.min(cap, this.deadline - Date.now()));
-    this.b.method.run(request as never, timeoutMs).then((bytes) => {
-      endSpan?.(OK);
-      this.respond(bytes);
-      m.record(OK, started);
-    }, (err: unknown) => {
-      const headers = this.headers;
-      const metadataOf = opts.metadataOf;
-      failWith(opts.fail(err, opts.logger, { get metadata() { return metadataOf(headers); } }));
-    });
+    this.b.method.run(request as never, timeoutMs).then((framed) => this.succeeded(framed), (err: unknown) => this.failedWith(err));
   }
 
-  private respond(message: Buffer): void {
+  private succeeded(framed: Buffer): void {
+    this.endSpan?.(OK);
+    this.respond(framed);
+    this.b.metrics.record(OK, this.started);
+  }
+
+  private failedWith(err: unknown): void {
+    const { opts } = this.srv;
+    const headers = this.headers;
+    const metadataOf = opts.metadataOf;
+    this.failed(opts.fail(err, opts.logger, { get metadata() { return metadataOf(headers); } }));
+  }
+
+  /** A call that ran and failed: span, Trailers-Only answer, metrics (as grpc-server.ts's unary wrapper). */
+  private failed(e: grpc.ServiceError): void {
+    this.endSpan?.(e.code, e.details);
+    this.finishError(e);
+    this.b.metrics.record(e.code, this.started);
+  }
+
+  /** `framed`: the 5-byte prefix and the message. */
+  private respond(framed: Buffer): void {
     if (this.done) return;
     this.done = true;
     if (this.timer !== null) clearTimeout(this.timer);
     const s = this.stream;
     if (s.destroyed || s.closed) return;
-    s.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    s.once('wantTrailers', () => s.sendTrailers(OK_TRAILERS));
-    s.end(frameMessage(message));
+    s.respond(RESPONSE_HEADERS, WAIT_FOR_TRAILERS);
+    s.on('wantTrailers', sendOkTrailers);
+    s.end(framed);
   }
 
   private finishError(e: grpc.ServiceError): void {
@@ -277,7 +310,7 @@ export class H2Server {
       this.opts.forwarder.forward(stream, headers);
       return;
     }
-    new UnaryCall(this, stream, headers, b);
+    new UnaryCall(this, stream as CallStream, headers, b);
   }
 
   listen(): Promise<number> {
