@@ -95,16 +95,18 @@ async function runBoth(spec: Omit<InteropSpec, 'descriptors'>): Promise<Record<I
 }
 
 describe.each(INTEROP_CLIENTS)('the %s client on the wire (a recording HTTP/2 server, not malt)', (client) => {
-  it('sends a gzip request compressed (grpc-encoding gzip, flag 1), others not, and its deadline as grpc-timeout', async () => {
+  it('sends gzip and deflate requests compressed (grpc-encoding, flag 1), others not, and its deadline as grpc-timeout', async () => {
     const rec = await recordingServer();
     try {
       const r = await runClient(client, { addr: rec.addr, descriptors, steps: [
-        get('gzip', LONG_ID, ['players'], { gzip: true, metadata: [['x-case', 'gzip']] }),
+        get('gzip', LONG_ID, ['players'], { compression: 'gzip', metadata: [['x-case', 'gzip']] }),
+        get('deflate', LONG_ID, ['players'], { compression: 'deflate', metadata: [['x-case', 'deflate']] }),
         get('plain', 'p1', ['players'], { timeout_ms: 5000, metadata: [['x-case', 'plain']] }),
       ] }, goBin);
       expect([outcome(r, 'gzip').code, outcome(r, 'gzip').details, outcome(r, 'plain').code]).toEqual(['UNIMPLEMENTED', 'recorded', 'UNIMPLEMENTED']);
       const sent = (c: string) => rec.requests.find((q) => q.headers['x-case'] === c);
       expect([sent('gzip')?.headers['grpc-encoding'], sent('gzip')?.compressedFlag]).toEqual(['gzip', 1]);
+      expect([sent('deflate')?.headers['grpc-encoding'], sent('deflate')?.compressedFlag]).toEqual(['deflate', 1]);
       expect([sent('plain')?.headers['grpc-encoding'] ?? 'identity', sent('plain')?.compressedFlag]).toEqual(['identity', 0]);
       expect(sent('plain')?.headers['grpc-timeout']).toMatch(/^\d{1,8}[HMSmun]$/);
       expect(sent('plain')?.headers['user-agent']).toMatch(client === 'python' ? /grpc-python/ : /grpc-go/);
@@ -151,7 +153,9 @@ describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
         get('last-wins', 'nobody', ['players'], { append_hex: `0a02${Buffer.from('p1').toString('hex')}` }),
         get('meta-bin', 'p1', ['players'], { metadata: [['x-trace-bin', 'trace\u0001\u00ff'], ['x-tenant', 'eu']] }),
         get('unknown-get', 'p1', ['nope']), batch('unknown-batch', ['p1'], ['players', 'nope']), segments('unknown-seg', 'p1', 'nope'),
-        get('gzip-get', LONG_ID, ['players'], { gzip: true }), batch('gzip-batch', bulkIds, ['players'], { gzip: true }),
+        get('gzip-get', LONG_ID, ['players'], { compression: 'gzip' }), batch('gzip-batch', bulkIds, ['players'], { compression: 'gzip' }),
+        batch('deflate-batch', bulkIds, ['players'], { compression: 'deflate' }),
+        get('msg-large-gzip', 'x'.repeat(5 * 1024 * 1024), ['players'], { compression: 'gzip' }),
         get('meta-large', 'p1', ['players'], { metadata: [['x-big', 'a'.repeat(20 * 1024)]] }),
         get('meta-ok', 'p1', ['players'], { metadata: [['x-small', 'a'.repeat(1024)]] }),
         get('msg-large', 'x'.repeat(5 * 1024 * 1024), ['players']),
@@ -212,9 +216,10 @@ describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
         }
       });
 
-      it('a gzip-compressed request is answered as an uncompressed one', () => {
+      it('a gzip- or deflate-compressed request is answered as an uncompressed one', () => {
         expect(expectOk(o('gzip-get'), 'gzip-get')).toEqual(http[LONG_ID]);
         expect(expectOk(o('gzip-batch'), 'gzip-batch')).toEqual(http['batch:bulk']);
+        expect(expectOk(o('deflate-batch'), 'deflate-batch')).toEqual(http['batch:bulk']);
         expect((http['batch:bulk'] as { results: unknown[] }).results).toHaveLength(200);
       });
 
@@ -224,8 +229,10 @@ describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
         expect(expectOk(o('meta-ok'), 'meta-ok')).toEqual(http['p1']);
       });
 
-      it('a request message over 4 MiB: RESOURCE_EXHAUSTED, and the channel still serves', () => {
+      it('a request message over 4 MiB, plain or gzip-compressed: RESOURCE_EXHAUSTED, and the channel still serves', () => {
         expect(o('msg-large').code).toBe('RESOURCE_EXHAUSTED');
+        // ~5 KB on the wire, 5 MiB once decompressed: refused too.
+        expect(o('msg-large-gzip').code).toBe('RESOURCE_EXHAUSTED');
         expect(expectOk(o('after-msg-large'), 'after')).toEqual(http['p1']);
       });
 

@@ -9,7 +9,8 @@ Reads one JSON document on stdin:
   call = {"id", "method": "/pkg.Service/Method", "kind": "unary" | "server_stream" | "bidi",
           "request_type", "response_type", "request": {...} (or "requests": [...] for bidi),
           "metadata": [[key, value], ...] (a "-bin" key's value is sent as its UTF-8 bytes),
-          "timeout_ms": n, "gzip": bool, "append_hex": bytes added after the encoded request}
+          "timeout_ms": n, "compression": "gzip" | "deflate", "append_hex": bytes added after the
+          encoded request}
 Writes one JSON object per line, flushed as it happens:
   {"id", "event": "message", "message": {...}}            each message of a stream
   {"id", "event": "end", "code": "OK" | status name, "details", "malt_error_code",
@@ -74,8 +75,8 @@ class Runner:
         kw = {'metadata': [(k, v.encode() if k.endswith('-bin') else v) for k, v in c.get('metadata', [])]}
         if 'timeout_ms' in c:
             kw['timeout'] = c['timeout_ms'] / 1000.0
-        if c.get('gzip'):
-            kw['compression'] = grpc.Compression.Gzip
+        if 'compression' in c:
+            kw['compression'] = {'gzip': grpc.Compression.Gzip, 'deflate': grpc.Compression.Deflate}[c['compression']]
         return kw
 
     def start(self, c):

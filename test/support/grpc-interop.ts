@@ -31,7 +31,7 @@ export interface InteropCall {
   requests?: unknown[];
   metadata?: [string, string][];
   timeout_ms?: number;
-  gzip?: boolean;
+  compression?: 'gzip' | 'deflate';
   /** Raw wire bytes (hex) the client appends to the request it encoded. */
   append_hex?: string;
 }

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"compress/zlib"
 	"context"
 	"crypto/x509"
 	"encoding/hex"
@@ -26,7 +27,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/encoding/gzip"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/gzip" // registers "gzip"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -60,7 +62,7 @@ type call struct {
 	Requests     []json.RawMessage `json:"requests"`
 	Metadata     [][2]string       `json:"metadata"`
 	TimeoutMs    *float64          `json:"timeout_ms"`
-	Gzip         bool              `json:"gzip"`
+	Compression  string            `json:"compression"`
 	AppendHex    string            `json:"append_hex"`
 }
 
@@ -84,6 +86,16 @@ func (rawCodec) Unmarshal(data []byte, v interface{}) error {
 }
 
 func (rawCodec) Name() string { return "proto" }
+
+// deflateCompressor is grpc-encoding "deflate" (zlib, RFC 1950, as C-core and grpc-js use it):
+// grpc-go registers only gzip.
+type deflateCompressor struct{}
+
+func (deflateCompressor) Compress(w io.Writer) (io.WriteCloser, error) { return zlib.NewWriter(w), nil }
+func (deflateCompressor) Decompress(r io.Reader) (io.Reader, error)    { return zlib.NewReader(r) }
+func (deflateCompressor) Name() string                                 { return "deflate" }
+
+func init() { encoding.RegisterCompressor(deflateCompressor{}) }
 
 // codeNames are the canonical status names (as python's grpc.StatusCode names them).
 var codeNames = map[codes.Code]string{
@@ -157,8 +169,8 @@ func (r *runner) decode(name string, data []byte) (interface{}, error) {
 
 func (r *runner) callOptions(c call, trailer *metadata.MD) []grpc.CallOption {
 	opts := []grpc.CallOption{grpc.ForceCodec(rawCodec{}), grpc.Trailer(trailer)}
-	if c.Gzip {
-		opts = append(opts, grpc.UseCompressor(gzip.Name))
+	if c.Compression != "" {
+		opts = append(opts, grpc.UseCompressor(c.Compression))
 	}
 	return opts
 }
