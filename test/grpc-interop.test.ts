@@ -32,6 +32,8 @@ const bulk: PlayerRow[] = Array.from({ length: 200 }, (_, i) => ({ id: `n${i}`, 
 const bulkIds = bulk.map((r) => String(r.id));
 // serving.max_batch_size ids: a response of ~200 KB, many HTTP/2 DATA frames and flow-control windows.
 const ids1000 = [0, 1, 2, 3, 4].flatMap(() => bulkIds);
+// A ~200 KB request: many DATA frames and flow-control windows the other way.
+const longIds = Array.from({ length: 1000 }, (_, i) => `${'y'.repeat(200)}${i}`);
 let lake: string;
 let certs: string;
 let descriptors: string;
@@ -148,6 +150,7 @@ describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
         batch('batch', ['p2', 'nobody', 'p1', 'p2', 'p3'], ['players']),
         segments('seg-p1', 'p1', 'segments'), segments('seg-p3', 'p3', 'segments'),
         batch('batch-1000', ids1000, ['players']),
+        batch('batch-long-ids', longIds, ['players']),
         // A newer client's fields (15: varint, 16: bytes) are skipped; a repeated singular field: the last one wins.
         get('unknown-fields', 'p1', ['players'], { append_hex: '7801' + '820103616263' }),
         get('last-wins', 'nobody', ['players'], { append_hex: `0a02${Buffer.from('p1').toString('hex')}` }),
@@ -197,10 +200,13 @@ describe.each(ENGINES)('grpc_fast_path: %s', (fastPath) => {
         expect(http['seg:p1']).toMatchObject({ segments: ['eu', 'whale'], found: true });
       });
 
-      it('BatchGet of serving.max_batch_size (1000) ids: one ~200 KB answer, as HTTP', () => {
+      it('BatchGet of serving.max_batch_size (1000) ids: a ~200 KB answer as HTTP gives it, and a ~200 KB request', () => {
         const r = expectOk(o('batch-1000'), 'batch-1000') as { results: unknown[] };
         expect(r.results).toHaveLength(1000);
         expect(r).toEqual(http['batch:1000']);
+        const long = expectOk(o('batch-long-ids'), 'batch-long-ids') as { results: { entity_id: string; datasets: { dataset: string; found?: boolean }[] }[] };
+        expect(long.results.map((e) => e.entity_id)).toEqual(longIds);
+        expect(long.results.every((e) => e.datasets.length === 1 && e.datasets[0]!.dataset === 'players' && e.datasets[0]!.found === undefined)).toBe(true);
       });
 
       it('unknown request fields are skipped, a repeated singular field takes its last value, binary metadata is accepted', () => {
