@@ -14,6 +14,12 @@
  * http-batch bodies, single the http-hit list, redis uniform ids over BIG players (env, default
  * 200000; the suite uses 1000000) with a 1 MiB cache. Lakes are cached under DATA_DIR (env,
  * default bench/.data). Everything listens on 127.0.0.1 and is stopped by PID at exit.
+ *
+ * --rate <calls/s>: instead of wrk's closed loop, the native open-loop generator (bench/loadgen,
+ * HTTP mode, 4 keep-alive connections; latency from each call's intended send time) offers that
+ * rate to each server in turn; per round it prints the server's CPU per request and the p50/p99/
+ * p99.9 (e.g. the Redis path's p99 at 5,000/s, malt vs the naive handler). Its ids are the first
+ * 12 000 of the workload's list (one command-line argument), cycled.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, mkdtempSync } from 'node:fs';
@@ -24,7 +30,8 @@ import { parseWrkOutput, writeWrkScript } from './lib/wrk-script.mjs';
 const [workload, secsS, roundsS, ...rest] = process.argv.slice(2);
 const secs = Number(secsS), rounds = Number(roundsS);
 let profDir = null; const trees = [];
-for (let i = 0; i < rest.length; i++) { if (rest[i] === '--cpuprof') profDir = rest[++i]; else { const [l, r] = rest[i].split('='); trees.push({ label: l, root: r }); } }
+let openRate = 0;
+for (let i = 0; i < rest.length; i++) { if (rest[i] === '--cpuprof') profDir = rest[++i]; else if (rest[i] === '--rate') openRate = Number(rest[++i]); else { const [l, r] = rest[i].split('='); trees.push({ label: l, root: r }); } }
 const big = workload === 'redis';
 const players = big ? Number(process.env.BIG ?? 200_000) : 100_000;
 const dataDir = process.env.DATA_DIR ?? path.join(path.dirname(new URL(import.meta.url).pathname), '.data');
@@ -90,20 +97,38 @@ function wrk(port, d) {
   const j = parseWrkOutput(out);
   return { n: j.requests, non2xx: j.non2xx, us: j.us, p99: j.p99 };
 }
+let loadgenBin = null;
+let loadgenIds = '';
+if (openRate > 0) {
+  if (workload === 'batch100' || workload === 'batch10') throw new Error('--rate drives GET /v1/entities/:id only (single, redis)');
+  const { buildLoadgen } = await import('./lib/loadgen-build.mjs');
+  const lg = buildLoadgen();
+  if (lg.missing) throw new Error(lg.missing);
+  loadgenBin = lg.bin;
+  loadgenIds = requests.slice(0, 12_000).map((r) => r.path.slice('/v1/entities/'.length)).join(',');
+}
+function openLoop(port, d) {
+  const out = spawnSync('taskset', ['-c', '1', loadgenBin, '-mode', 'http', '-target', `http://127.0.0.1:${port}/v1/entities/`, '-ids', loadgenIds,
+    '-rate', String(openRate), '-conns', '4', '-duration', `${d}s`, '-warmup', '1s', '-timeout', '5s'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (out.status !== 0) throw new Error(`loadgen exited ${out.status}: ${out.stderr}`);
+  const j = JSON.parse(out.stdout);
+  return { n: j.ok + j.errors, non2xx: j.errors, us: (j.ok + j.errors) / Math.max(1, j.achievedRate) * 1e6, p99: j.latencyMs.p99, p50: j.latencyMs.p50, p999: j.latencyMs['p99.9'] ?? j.latencyMs.p999, genCpu: j.generator.cpuFraction };
+}
 const TCK = 100; // USER_HZ
-for (const t of trees) { wrk(t.port, Number(process.env.WARMUP_S ?? 3)); t.res = []; }
+for (const t of trees) { if (openRate > 0) openLoop(t.port, Number(process.env.WARMUP_S ?? 3)); else wrk(t.port, Number(process.env.WARMUP_S ?? 3)); t.res = []; }
 for (let r = 0; r < rounds; r++) {
   for (const t of (r % 2 ? [...trees].reverse() : trees)) {
     const c0 = cpuTicks(t.pid);
-    const w = wrk(t.port, secs);
+    const w = openRate > 0 ? openLoop(t.port, secs) : wrk(t.port, secs);
     const c1 = cpuTicks(t.pid);
     const usPerReq = ((c1 - c0) / TCK) * 1e6 / w.n;
     t.res.push({ usPerReq, rps: w.n / (w.us / 1e6), non2xx: w.non2xx, p99: w.p99 });
-    console.log(`round ${r} ${t.label}: ${usPerReq.toFixed(1)} µs/req, ${(w.n / (w.us / 1e6)).toFixed(0)} req/s, p99 ${w.p99.toFixed(2)} ms, non2xx ${w.non2xx}, load ${os.loadavg()[0].toFixed(1)}`);
+    const open = openRate > 0 ? `, p50 ${w.p50} ms, p99.9 ${w.p999} ms, generator ${w.genCpu} core` : '';
+    console.log(`round ${r} ${t.label}: ${usPerReq.toFixed(1)} µs/req, ${(w.n / (w.us / 1e6)).toFixed(0)} req/s, p99 ${w.p99.toFixed(2)} ms${open}, non2xx ${w.non2xx}, load ${os.loadavg()[0].toFixed(1)}`);
   }
 }
 const med = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
-for (const t of trees) console.log(`SUMMARY ${t.label}: median ${med(t.res.map((x) => x.usPerReq)).toFixed(1)} µs/req [${t.res.map((x) => x.usPerReq.toFixed(0)).join(' ')}], median ${med(t.res.map((x) => x.rps)).toFixed(0)} req/s`);
+for (const t of trees) console.log(`SUMMARY ${t.label}: median ${med(t.res.map((x) => x.usPerReq)).toFixed(1)} µs/req [${t.res.map((x) => x.usPerReq.toFixed(0)).join(' ')}], median ${med(t.res.map((x) => x.rps)).toFixed(0)} req/s, p99 ms [${t.res.map((x) => x.p99.toFixed(2)).join(' ')}] (median ${med(t.res.map((x) => x.p99)).toFixed(2)})`);
 const base = trees.find((t) => t.label === 'naive');
 if (base) {
   for (const t of trees.filter((x) => x !== base)) {
