@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
 import type { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MaltConfig } from '../src/config.js';
 import { KeyLayout } from '../src/keys.js';
 import { loadDataset } from '../src/loaders/load-dataset.js';
@@ -19,6 +19,8 @@ import { AUTO_MIN_ROWS, loadWorkers } from '../src/loaders/parallel-rows.js';
 import type { LoadPlan } from '../src/loaders/source-schema.js';
 import { DICTIONARY_MAX_ENTRIES } from '../src/row-codec.js';
 import { z85Encode } from '../src/sources/delta/z85.js';
+import { closeObjectStores } from '../src/sources/object-store-for.js';
+import { startS3Server, type TestS3Server } from './support/s3-server.js';
 import { load, makeConfig, newRedis, tmpDir } from './support/fixtures.js';
 
 const FILES = 4;
@@ -138,8 +140,8 @@ async function keyspace(redis: Redis, cfg: MaltConfig, dataset: string, version:
   return { manifest, dictionary: await redis.get(keys.dictionary(dataset, version)), buckets };
 }
 
-async function loadWith(workers: number, source: Record<string, unknown>, columns: Record<string, string>) {
-  const cfg = makeConfig({ loader: { workers }, datasets: [{ name: 'w', kind: 'features', source, key: 'player_id', columns }] });
+async function loadWith(workers: number, source: Record<string, unknown>, columns: Record<string, string>, extra: Record<string, unknown> = {}) {
+  const cfg = makeConfig({ ...extra, loader: { workers }, datasets: [{ name: 'w', kind: 'features', source, key: 'player_id', columns }] });
   const report = await load(cfg, 'w');
   const redis = newRedis(cfg);
   try {
@@ -169,6 +171,29 @@ describe('loader.workers', () => {
     expect(three.report).toEqual(one.report);
     expect(three.keyspace).toEqual(one.keyspace);
   }, 60_000);
+
+  describe('from S3 (workers open their own S3 client)', () => {
+    let s3: TestS3Server | undefined;
+    beforeAll(async () => {
+      s3 = await startS3Server();
+      await s3.createBucket('lake');
+      await s3.uploadDir(table.delta, 'lake', 'delta');
+    }, 60_000);
+    afterAll(async () => {
+      closeObjectStores();
+      await s3?.stop();
+    });
+
+    it('a Delta table with deletion vectors on S3: 3 workers leave the same keyspace as 1', async () => {
+      const s3Config = { endpoint: s3!.endpoint, force_path_style: true, region: 'us-east-1' };
+      const columns = { ...COLUMNS, region: 'string' };
+      const one = await loadWith(1, { format: 'delta', uri: 's3://lake/delta' }, columns, { s3: s3Config });
+      const three = await loadWith(3, { format: 'delta', uri: 's3://lake/delta' }, columns, { s3: s3Config });
+      expect(one.report).toMatchObject({ status: 'published', rowsRead: FILES * ROWS_PER_FILE - deleted, sourceVersion: '0' });
+      expect(three.report).toEqual(one.report);
+      expect(three.keyspace).toEqual(one.keyspace);
+    }, 60_000);
+  });
 
   it('a row group a worker cannot decode fails the load with the error of a one-thread load', async () => {
     const dir = tmpDir();
