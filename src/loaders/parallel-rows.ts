@@ -78,9 +78,8 @@ export interface ParallelRowsInput {
   readonly progress: ProgressSink;
 }
 
-/** Writes every row of `plan` through `workers` worker threads (see the header); counts into `counters`. */
-export async function writeRowsInWorkers(input: ParallelRowsInput): Promise<void> {
-  const { plan, dictionary, writer } = input;
+/** One task per row group, in source order (files in snapshot order, row groups in file order). */
+function tasksOf(plan: LoadPlan): RowGroupTask[] {
   const tasks: RowGroupTask[] = [];
   for (const p of plan.files) {
     const fields = toWireFields(p.fields);
@@ -88,6 +87,13 @@ export async function writeRowsInWorkers(input: ParallelRowsInput): Promise<void
       tasks.push({ type: 'task', task: tasks.length, dataFile: p.dataFile, parquetColumns: p.parquetColumns, fields, rowGroup: g });
     }
   }
+  return tasks;
+}
+
+/** Writes every row of `plan` through `workers` worker threads (see the header); counts into `counters`. */
+export async function writeRowsInWorkers(input: ParallelRowsInput): Promise<void> {
+  const { plan, dictionary, writer } = input;
+  const tasks = tasksOf(plan);
   const setup: WorkerSetup = {
     key: input.dataset.key, columns: plan.columns, buckets: input.buckets,
     scheme: input.snapshot.store.scheme, uri: input.snapshot.uri, s3: input.config.s3,
@@ -100,46 +106,11 @@ export async function writeRowsInWorkers(input: ParallelRowsInput): Promise<void
   };
   const workers = Array.from({ length: input.workers }, () => new Worker(workerScript(), { workerData: setup }));
   const outstanding = new Array<number>(workers.length).fill(0);
-  const owner = new Array<number>(tasks.length);
-  /** Dictionary entries each worker has been sent. */
-  const known = new Array<number>(workers.length).fill(0);
-  /** New-string lists waiting for their turn, by task; `merged` tasks are merged. */
-  const lists = new Map<number, readonly string[]>();
-  let merged = 0;
-  let dispatched = 0;
-  const full = (): boolean => dictionary.entries.length >= DICTIONARY_MAX_ENTRIES;
-
-  const answer = (task: number): void => {
-    const w = owner[task] as number;
-    const entries = dictionary.entries.slice(known[w]);
-    known[w] = dictionary.entries.length;
-    workers[w]!.postMessage({ type: 'dict', task, entries, full: full() });
-  };
-  // In task order: a task's strings get their ids only after every earlier task's did.
-  const merge = (): void => {
-    while (merged < dispatched) {
-      const list = lists.get(merged);
-      if (list === undefined) {
-        // A worker that knows the dictionary is full sends no list (and needs no answer).
-        if (!full()) return;
-      } else {
-        lists.delete(merged);
-        if (!full()) for (const s of list) dictionary.id(s);
-        answer(merged);
-      }
-      merged++;
-    }
-  };
+  const exchange = new DictionaryExchange(dictionary, workers);
   workers.forEach((w, i) => {
     w.on('message', (msg: FromWorker) => {
-      if (msg.type === 'strings') {
-        // Merging went past this task because the dictionary is full: nothing left to merge.
-        if (msg.task < merged) answer(msg.task);
-        else {
-          lists.set(msg.task, msg.strings);
-          merge();
-        }
-      } else if (msg.type === 'done') {
+      if (msg.type === 'strings') exchange.receive(msg.task, msg.strings);
+      else if (msg.type === 'done') {
         outstanding[i]!--;
         results[msg.task]!.resolve(msg);
       } else {
@@ -149,16 +120,16 @@ export async function writeRowsInWorkers(input: ParallelRowsInput): Promise<void
     w.on('error', (err) => fail(new MaltError('INTERNAL', `loader worker failed: ${err.message}`)));
     w.on('exit', (code) => fail(new MaltError('INTERNAL', `loader worker exited (code ${code}) before the load finished`)));
   });
+  let dispatched = 0;
   const dispatch = (written: number): void => {
     while (dispatched < tasks.length && dispatched - written < workers.length * TASKS_PER_WORKER) {
       let w = 0;
       for (let i = 1; i < workers.length; i++) if (outstanding[i]! < outstanding[w]!) w = i;
-      owner[dispatched] = w;
+      exchange.dispatched(dispatched, w);
       outstanding[w]!++;
       workers[w]!.postMessage(tasks[dispatched]);
       dispatched++;
     }
-    merge();
   };
   try {
     for (let t = 0; t < tasks.length; t++) {
@@ -173,6 +144,65 @@ export async function writeRowsInWorkers(input: ParallelRowsInput): Promise<void
     await Promise.all(workers.map((w) => w.terminate()));
   }
   if (failure) throw failure;
+}
+
+/**
+ * The dictionary side of row-group-task.ts's protocol: merges each task's new-string list into
+ * the load's dictionary strictly in task order, and answers the task's worker with the entries
+ * it has not been sent yet.
+ */
+class DictionaryExchange {
+  /** Which worker each dispatched task went to. */
+  private readonly owner: number[] = [];
+  /** Dictionary entries each worker has been sent. */
+  private readonly known: number[];
+  /** New-string lists waiting for their turn, by task; tasks below `merged` are merged. */
+  private readonly lists = new Map<number, readonly string[]>();
+  private merged = 0;
+
+  constructor(private readonly dictionary: StringDictionaryBuilder, private readonly workers: readonly Worker[]) {
+    this.known = new Array<number>(workers.length).fill(0);
+  }
+
+  private get full(): boolean {
+    return this.dictionary.entries.length >= DICTIONARY_MAX_ENTRIES;
+  }
+
+  /** Task `task` went to worker `worker` (tasks are dispatched in order). */
+  dispatched(task: number, worker: number): void {
+    this.owner[task] = worker;
+    this.merge();
+  }
+
+  receive(task: number, strings: readonly string[]): void {
+    // Merging went past this task because the dictionary is full: nothing left to merge.
+    if (task < this.merged) return this.answer(task);
+    this.lists.set(task, strings);
+    this.merge();
+  }
+
+  private answer(task: number): void {
+    const w = this.owner[task] as number;
+    const entries = this.dictionary.entries.slice(this.known[w]);
+    this.known[w] = this.dictionary.entries.length;
+    this.workers[w]!.postMessage({ type: 'dict', task, entries, full: this.full });
+  }
+
+  /** In task order: a task's strings get their ids only after every earlier task's did. */
+  private merge(): void {
+    while (this.merged < this.owner.length) {
+      const list = this.lists.get(this.merged);
+      if (list === undefined) {
+        // A worker that knows the dictionary is full sends no list (and needs no answer).
+        if (!this.full) return;
+      } else {
+        this.lists.delete(this.merged);
+        if (!this.full) for (const s of list) this.dictionary.id(s);
+        this.answer(this.merged);
+      }
+      this.merged++;
+    }
+  }
 }
 
 /** Hands one row group's framed pairs to the writer, bucket by bucket, sending batches as they fill. */
