@@ -6,6 +6,7 @@
 import { deflateSync, gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import { MessageReader, MessageTooLarge, compressedProblem, decompress, frameMessage } from '../src/serving/grpc-h2-framing.js';
 import { framedBatchGetResponse, framedEntityResult, framedGetSegmentsResponse } from '../src/serving/grpc-h2-methods.js';
 import type { EntityResult } from '../src/serving/lookup.js';
@@ -177,5 +178,24 @@ describe('framed EntityResult and BatchGetResponse', () => {
     const batch = encodeBatchGetResponse(cases.map((e) => ({ entityId: e.entityId, datasets: e.datasets.map((d) => d.proto) })));
     expect(framedBatchGetResponse(cases).equals(frameMessage(batch))).toBe(true);
     expect(framedBatchGetResponse([]).toString('hex')).toBe('0000000000');
+  });
+});
+
+describe('serving.grpc_fast_path', () => {
+  const doc = (serving: Record<string, unknown> = {}): Record<string, unknown> => ({
+    serving, datasets: [{ name: 'players', kind: 'features', source: { format: 'parquet', uri: '/nowhere' }, key: 'id', allow_empty: true }],
+  });
+
+  it('defaults to true; the file and MALT_GRPC_FAST_PATH (true / false) set it, the environment winning', () => {
+    expect(loadConfig({ document: doc(), env: {} }).serving.grpcFastPath).toBe(true);
+    expect(loadConfig({ document: doc({ grpc_fast_path: false }), env: {} }).serving.grpcFastPath).toBe(false);
+    expect(loadConfig({ document: doc(), env: { MALT_GRPC_FAST_PATH: 'false' } }).serving.grpcFastPath).toBe(false);
+    expect(loadConfig({ document: doc({ grpc_fast_path: false }), env: { MALT_GRPC_FAST_PATH: 'true' } }).serving.grpcFastPath).toBe(true);
+    expect(loadConfig({ document: doc(), env: { MALT_GRPC_FAST_PATH: '' } }).serving.grpcFastPath).toBe(true);
+  });
+
+  it('refuses anything but a boolean, naming the key', () => {
+    expect(() => loadConfig({ document: doc(), env: { MALT_GRPC_FAST_PATH: 'yes' } })).toThrow(/serving\.grpc_fast_path: must be true or false, got "yes"/);
+    expect(() => loadConfig({ document: doc({ grpc_fast_path: 1 }), env: {} })).toThrow(/serving\.grpc_fast_path: must be true or false/);
   });
 });
