@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MaltConfig } from '../src/config.js';
 import { KeyLayout } from '../src/keys.js';
 import { loadDataset } from '../src/loaders/load-dataset.js';
-import { AUTO_MIN_ROWS, loadWorkers } from '../src/loaders/parallel-rows.js';
+import { AUTO_MIN_ROWS, loadWorkers, usableCpus } from '../src/loaders/parallel-rows.js';
 import type { LoadPlan } from '../src/loaders/source-schema.js';
 import { DICTIONARY_MAX_ENTRIES } from '../src/row-codec.js';
 import { z85Encode } from '../src/sources/delta/z85.js';
@@ -232,13 +232,24 @@ describe('loader.workers', () => {
     }
   }, 60_000);
 
+  it('usable CPUs: the cores node may run on, capped by a cgroup v2 CPU quota (a container limit)', () => {
+    const cores = availableParallelism();
+    expect(usableCpus(null)).toBe(cores);
+    expect(usableCpus('max 100000\n')).toBe(cores);
+    expect(usableCpus('100000 100000\n')).toBe(1);
+    expect(usableCpus('50000 100000\n')).toBe(1);
+    expect(usableCpus('150000 100000\n')).toBe(1);
+    expect(usableCpus(`${(cores + 8) * 100000} 100000\n`)).toBe(cores);
+    if (cores >= 2) expect(usableCpus('200000 100000\n')).toBe(2);
+  });
+
   it('auto (0) uses workers only for tables of at least AUTO_MIN_ROWS rows and 2 row groups; never for segments', () => {
     const plan = (groups: number, segmentShape: LoadPlan['segmentShape'] = null): LoadPlan => ({
       columns: [], readColumns: [], segmentShape, skipped: [],
       files: [{ file: { metadata: { row_groups: new Array(groups) } } }] as unknown as LoadPlan['files'],
     });
     expect(loadWorkers(0, plan(8), AUTO_MIN_ROWS - 1)).toBe(0);
-    const auto = Math.min(availableParallelism(), 4);
+    const auto = Math.min(usableCpus(), 4);
     expect(loadWorkers(0, plan(8), AUTO_MIN_ROWS)).toBe(auto >= 2 ? auto : 0);
     expect(loadWorkers(1, plan(8), 10 ** 6)).toBe(0);
     expect(loadWorkers(3, plan(8), 10)).toBe(3);

@@ -23,7 +23,7 @@
  * written once per size and cached under --data-dir. Sizes: --rows (default 1 000 000; --quick 4 000).
  */
 import { closeSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { AUTO_MIN_ROWS, usableCpus } from '../../dist/loaders/parallel-rows.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from '../lib/cpuprofile.mjs';
@@ -41,7 +41,7 @@ const DECODE_PARALLEL_CHILD = path.join(ROOT, 'bench', 'lib', 'loader-decode-par
 /** The worker threads `loader.workers: 0` (auto) starts for a table (src/loaders/parallel-rows.ts loadWorkers). */
 function autoWorkers(table) {
   const groups = Math.ceil(table.rows / ROW_GROUP_ROWS);
-  const n = table.rows >= 100_000 ? Math.min(availableParallelism(), 4, groups) : 0;
+  const n = table.rows >= AUTO_MIN_ROWS ? Math.min(usableCpus(), 4, groups) : 0;
   return n >= 2 ? n : 0;
 }
 

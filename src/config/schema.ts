@@ -55,7 +55,7 @@ export const loaderSchema = optionalSection({
   max_batches_in_flight: integer(DEFAULTS.loaderMaxBatchesInFlight, 1, 64, { doc: 'Write batches outstanding at once; with `batch_rows`, bounds loader memory beyond the row group being read.' }),
   lock_ttl_ms: integer(DEFAULTS.loaderLockTtlMs, 1000, 3_600_000, { doc: 'TTL of a dataset\'s load lock; a running load renews it every third of the TTL.' }),
   reclaim_grace_ms: integer(DEFAULTS.loaderReclaimGraceMs, 0, 86_400_000, { doc: 'How long a version stays in Redis after it stopped being served before reclaim may delete it.' }),
-  workers: integer(DEFAULTS.loaderWorkers, 0, 16, { doc: 'Worker threads that decode and encode row groups (features datasets). 0 (auto): min(available cores, 4), for tables of at least 100 000 rows and 2 row groups; 1: decode and encode on the main thread. The loaded keyspace is the same whatever the count.' }),
+  workers: integer(DEFAULTS.loaderWorkers, 0, 16, { doc: 'Worker threads that decode and encode row groups (features datasets). 0 (auto): one per CPU malt may use (its cores, capped by a container\'s cgroup CPU quota), at most 4, for tables of at least 100 000 rows and 2 row groups; 1: decode and encode on the main thread. The loaded keyspace is the same whatever the count.' }),
 });
 
 export const s3Schema = optionalSection({

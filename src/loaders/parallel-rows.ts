@@ -14,6 +14,7 @@
  * SIGTERM/Ctrl+C) surfaces from the writer at its next batch; either way every worker is
  * terminated before this returns.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { DatasetConfig, MaltConfig } from '../config.js';
@@ -33,15 +34,34 @@ export const AUTO_MIN_ROWS = 100_000;
 /** Most workers `auto` starts. */
 const AUTO_MAX_WORKERS = 4;
 
+function readCpuMax(): string | null {
+  try {
+    return readFileSync('/sys/fs/cgroup/cpu.max', 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whole CPUs this process can use: the cores it may run on (availableParallelism), capped by a
+ * cgroup v2 CPU quota (`cpu.max`, "<quota> <period>" or "max <period>": a container's CPU limit,
+ * which Node 20 does not count), at least 1.
+ */
+export function usableCpus(cpuMax: string | null = readCpuMax()): number {
+  const cores = availableParallelism();
+  const m = /^(\d+)\s+(\d+)/.exec(cpuMax ?? '');
+  return m ? Math.max(1, Math.min(cores, Math.floor(Number(m[1]) / Number(m[2])))) : cores;
+}
+
 /**
  * How many worker threads a load uses: 0 = load on the main thread. `configured` 0 is auto:
- * min(available cores, 4) for a features table of at least AUTO_MIN_ROWS rows; never more
+ * min(usable CPUs, 4) for a features table of at least AUTO_MIN_ROWS rows; never more
  * workers than row groups, and none for a single row group or a segments dataset.
  */
 export function loadWorkers(configured: number, plan: LoadPlan, totalRows: number): number {
   if (plan.segmentShape !== null || configured === 1) return 0;
   const rowGroups = plan.files.reduce((n, f) => n + f.file.metadata.row_groups.length, 0);
-  const wanted = configured === 0 ? (totalRows >= AUTO_MIN_ROWS ? Math.min(availableParallelism(), AUTO_MAX_WORKERS) : 0) : configured;
+  const wanted = configured === 0 ? (totalRows >= AUTO_MIN_ROWS ? Math.min(usableCpus(), AUTO_MAX_WORKERS) : 0) : configured;
   const n = Math.min(wanted, rowGroups);
   return n >= 2 ? n : 0;
 }
