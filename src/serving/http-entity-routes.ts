@@ -64,20 +64,35 @@ function send(reply: FastifyReply, body: Body): FastifyReply {
 
 const NO_NAMES: readonly string[] = Object.freeze([]);
 
+/** Sends a lookup's outcome (Lookup.lookup's callback, which must not throw: a failure to send goes to the error handler). */
+function answer(reply: FastifyReply, err: unknown, r: readonly EntityResult[] | null, batch: boolean): void {
+  if (err !== null) {
+    reply.send(err);
+    return;
+  }
+  try {
+    send(reply, batch ? batchBody(r as EntityResult[]) : entityBody((r as EntityResult[])[0] as EntityResult));
+  } catch (e) {
+    // Before the hijack the error handler answers; after it, the response is cut off.
+    if (!reply.sent) reply.send(e);
+    else reply.raw.destroy(e as Error);
+  }
+}
+
 function splitList(q: unknown): readonly string[] {
   if (typeof q !== 'string' || q.length === 0) return NO_NAMES;
   return q.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
 export function registerEntityRoutes(app: FastifyInstance, config: MaltConfig, lookup: Lookup): void {
-  // Not async: fastify then neither wraps a promise per request nor awaits one; errors go to
-  // reply.send(err), i.e. the error handler, as a rejection of an async handler would.
+  // Neither async nor promise-based (Lookup.lookup calls back): no promise per request; errors
+  // go to reply.send(err), i.e. the error handler, as a rejection of an async handler would.
   app.get<{ Params: { id: string }; Querystring: { datasets?: string } }>('/v1/entities/:id', { schema: entitySchemas.get }, (req, reply) => {
-    lookup.get([req.params.id], splitList(req.query.datasets)).then((r) => send(reply, entityBody(r[0] as EntityResult)), (err: Error) => reply.send(err));
+    lookup.lookup([req.params.id], splitList(req.query.datasets), (err, r) => answer(reply, err, r, false));
   });
 
   app.post<{ Body: { entity_ids: string[]; datasets?: string[] } }>('/v1/entities/batch', { schema: entitySchemas.batch }, (req, reply) => {
-    lookup.get(req.body.entity_ids, req.body.datasets ?? NO_NAMES).then((r) => send(reply, batchBody(r)), (err: Error) => reply.send(err));
+    lookup.lookup(req.body.entity_ids, req.body.datasets ?? NO_NAMES, (err, r) => answer(reply, err, r, true));
   });
 
   const segmentsDataset = (q: string | undefined): string => {

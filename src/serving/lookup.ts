@@ -8,9 +8,8 @@ import type { Redis } from 'ioredis';
 import type { MaltConfig } from '../config.js';
 import { entityIdProblem } from '../entity-id.js';
 import { MaltError, toMaltError } from '../errors.js';
-import { withDeadline } from './deadline.js';
 import { DeadlineQueue } from './deadline-queue.js';
-import { MissSlot, ReadFlight } from './read-flight.js';
+import { type FlightWaiter, MissSlot, ReadFlight } from './read-flight.js';
 import { rowJson } from './row-json.js';
 import { decodeSegments } from '../row-codec.js';
 import type { ResultCache } from '../cache/result-cache.js';
@@ -107,33 +106,43 @@ export class Lookup {
   }
 
   /** Looks up entities × datasets; results are in request order. `timeoutMs` bounds Redis work. */
-  async get(entityIds: readonly string[], datasetNames: readonly string[], timeoutMs = this.config.serving.requestTimeoutMs): Promise<EntityResult[]> {
-    this.validateIds(entityIds);
-    const versions = this.resolve(datasetNames);
-    if (entityIds.length === 0) return [];
-    this.degraded.countStale(versions, entityIds.length);
-    const cells = this.cells(entityIds, versions);
-    let resolved: readonly DatasetResult[];
-    if (cells.flights === null) resolved = cells.cells as DatasetResult[];
-    else {
-      try {
-        // The shared reads are bounded by the server cap (the deadline queue); a second timer is
-        // needed only when this caller's deadline is shorter (a gRPC client deadline).
-        const { flights } = cells;
-        const wait: Promise<unknown> = flights.length === 1 ? flights[0]!.wait() : Promise.all(flights.map((f) => f.wait()));
-        await (timeoutMs < this.config.serving.requestTimeoutMs ? withDeadline(wait, timeoutMs) : wait);
-        resolved = settledCells(cells.cells);
-      } catch (err) {
-        // Redis down, slow or the breaker open: the datasets' fallbacks, else STORE_UNAVAILABLE.
-        resolved = this.degraded.recover(cellOutcomes(cells.cells), versions, err);
+  get(entityIds: readonly string[], datasetNames: readonly string[], timeoutMs = this.config.serving.requestTimeoutMs): Promise<EntityResult[]> {
+    return new Promise((resolve, reject) => {
+      this.start(entityIds, datasetNames, (err, results) => (err === null ? resolve(results as EntityResult[]) : reject(err)), timeoutMs);
+    });
+  }
+
+  /**
+   * get() without a promise (the HTTP routes): `done` is called once, with null and the results
+   * or with the error; synchronously when nothing waits on Redis (all hits, or a refusal), else
+   * when the reads it waits on settle. `done` must not throw. `timeoutMs` (default
+   * serving.request_timeout_ms) bounds the wait.
+   */
+  lookup(entityIds: readonly string[], datasetNames: readonly string[], done: LookupDone, timeoutMs = this.config.serving.requestTimeoutMs): void {
+    this.start(entityIds, datasetNames, done, timeoutMs);
+  }
+
+  // get() and lookup() share this, not each other: tracing wraps each once (telemetry/lookup-tracing.ts).
+  private start(entityIds: readonly string[], datasetNames: readonly string[], done: LookupDone, timeoutMs: number): void {
+    let versions: readonly ServedVersion[];
+    let cells: { cells: (DatasetResult | MissSlot)[]; flights: ReadFlight[] | null };
+    try {
+      this.validateIds(entityIds);
+      versions = this.resolve(datasetNames);
+      if (entityIds.length === 0) {
+        done(null, []);
+        return;
       }
+      this.degraded.countStale(versions, entityIds.length);
+      cells = this.cells(entityIds, versions);
+    } catch (err) {
+      done(err, null);
+      return;
     }
-    const out: EntityResult[] = new Array(entityIds.length);
-    const n = versions.length;
-    for (let e = 0; e < entityIds.length; e++) {
-      out[e] = { entityId: entityIds[e] as string, datasets: n === 1 && resolved.length === 1 ? resolved : resolved.slice(e * n, (e + 1) * n) };
-    }
-    return out;
+    if (cells.flights === null) done(null, entityResults(entityIds, versions.length, cells.cells as DatasetResult[]));
+    // The shared reads are bounded by the server cap (the deadline queue); a timer of its own
+    // only when this caller's deadline is shorter (a gRPC client deadline).
+    else new PendingLookup(this.degraded, entityIds, versions, cells.cells, done).wait(cells.flights, timeoutMs < this.config.serving.requestTimeoutMs ? timeoutMs : 0);
   }
 
   /**
@@ -260,6 +269,63 @@ export class Lookup {
     }
     flight.fail(err);
   }
+}
+
+export type LookupDone = (err: unknown, results: EntityResult[] | null) => void;
+
+/** One request waiting on the flights its cells need (FlightWaiter): done once, at the first failure or when all succeeded. */
+class PendingLookup implements FlightWaiter {
+  private remaining = 0;
+  private finished = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly degraded: DegradedReads,
+    private readonly entityIds: readonly string[],
+    private readonly versions: readonly ServedVersion[],
+    private readonly cells: (DatasetResult | MissSlot)[],
+    private readonly done: LookupDone,
+  ) {}
+
+  /** Joins `flights`; `timeoutMs` > 0: gives up waiting after it (the fallbacks then answer). */
+  wait(flights: readonly ReadFlight[], timeoutMs: number): void {
+    this.remaining = flights.length;
+    if (timeoutMs > 0) {
+      this.timer = setTimeout(() => this.finish(new MaltError('STORE_UNAVAILABLE', `Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+    }
+    for (const f of flights) f.join(this);
+  }
+
+  flightSettled(flight: ReadFlight): void {
+    if (this.finished) return;
+    if (flight.failed) this.finish(flight.error);
+    else if (--this.remaining === 0) this.finish(null);
+  }
+
+  private finish(err: MaltError | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    let results: EntityResult[];
+    try {
+      // Redis down, slow or the breaker open: the datasets' fallbacks, else STORE_UNAVAILABLE.
+      const resolved = err === null ? settledCells(this.cells) : this.degraded.recover(cellOutcomes(this.cells), this.versions, err);
+      results = entityResults(this.entityIds, this.versions.length, resolved);
+    } catch (e) {
+      this.done(e, null);
+      return;
+    }
+    this.done(null, results);
+  }
+}
+
+/** Groups request-ordered cells (entity × version) into one EntityResult per entity. */
+function entityResults(entityIds: readonly string[], n: number, resolved: readonly DatasetResult[]): EntityResult[] {
+  const out: EntityResult[] = new Array(entityIds.length);
+  for (let e = 0; e < entityIds.length; e++) {
+    out[e] = { entityId: entityIds[e] as string, datasets: n === 1 && resolved.length === 1 ? resolved : resolved.slice(e * n, (e + 1) * n) };
+  }
+  return out;
 }
 
 /** The cells' results once every flight they wait on succeeded. */

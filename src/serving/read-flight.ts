@@ -2,8 +2,9 @@
  * One Redis round trip for a request's cache misses (lookup.ts), which concurrent requests for
  * the same keys join (single-flight). It settles once, by the reply, the connection failing or
  * the shared deadline (deadline-queue.ts), and holds its outcome synchronously, so joiners and
- * the degraded-mode fallbacks read it without a promise per key: a miss costs one promise per
- * flight (made only when someone waits) instead of a chain per key, per deadline and per counter.
+ * the degraded-mode fallbacks read it without a promise per key. Requests wait by joining it
+ * (FlightWaiter, called back when it settles): no promise per flight, per key, per deadline or
+ * per counter.
  */
 import type { MaltError } from '../errors.js';
 import type { InFlightRead } from '../cache/result-cache.js';
@@ -32,15 +33,20 @@ export class MissSlot implements InFlightRead {
 
 const PENDING = 0, DONE = 1, FAILED = 2;
 
+/** A request waiting on flights (lookup.ts); told once per flight it joined, when that settles. */
+export interface FlightWaiter {
+  flightSettled(flight: ReadFlight): void;
+}
+
 export class ReadFlight implements DeadlineEntry {
   readonly slots: MissSlot[] = [];
   /** Results in slot order, once the flight succeeded. */
   results: DatasetResult[] | null = null;
   error: MaltError | null = null;
   private state = PENDING;
-  private waiting: Promise<void> | null = null;
-  private resolveWait: (() => void) | null = null;
-  private rejectWait: ((err: MaltError) => void) | null = null;
+  /** Who waits: the first waiter in a field (usually the only one), joiners after it in an array. */
+  private first: FlightWaiter | null = null;
+  private more: FlightWaiter[] | null = null;
   /** performance.now() when the batch was sent (the read latency metric). */
   sentAt = 0;
   deadlineAt = 0;
@@ -64,38 +70,51 @@ export class ReadFlight implements DeadlineEntry {
     return slot;
   }
 
-  /** Resolves when the flight succeeds, rejects with its error; one promise however many wait. */
-  wait(): Promise<void> {
-    if (this.state === DONE) return Promise.resolve();
-    if (this.state === FAILED) return Promise.reject(this.error);
-    return (this.waiting ??= new Promise<void>((resolve, reject) => {
-      this.resolveWait = resolve;
-      this.rejectWait = reject;
-    }));
+  /** `w` is told when the flight settles; at once when it has settled already. */
+  join(w: FlightWaiter): void {
+    if (this.state !== PENDING) w.flightSettled(this);
+    else if (this.first === null) this.first = w;
+    else (this.more ??= []).push(w);
   }
 
   succeed(results: DatasetResult[]): void {
     if (this.state !== PENDING) return;
     this.state = DONE;
     this.results = results;
-    this.resolveWait?.();
-    this.release();
+    this.notify();
   }
 
   fail(err: MaltError): void {
     if (this.state !== PENDING) return;
     this.state = FAILED;
     this.error = err;
-    this.rejectWait?.(err);
-    this.release();
+    this.notify();
   }
 
   expire(): void {
     this.owner.expired(this);
   }
 
-  private release(): void {
-    this.resolveWait = null;
-    this.rejectWait = null;
+  /** Tells every waiter; one that throws does not keep the others waiting (the first error is rethrown after). */
+  private notify(): void {
+    const { first, more } = this;
+    this.first = null;
+    this.more = null;
+    let thrown: { err: unknown } | null = null;
+    try {
+      first?.flightSettled(this);
+    } catch (err) {
+      thrown = { err };
+    }
+    if (more !== null) {
+      for (const w of more) {
+        try {
+          w.flightSettled(this);
+        } catch (err) {
+          thrown ??= { err };
+        }
+      }
+    }
+    if (thrown !== null) throw thrown.err;
   }
 }

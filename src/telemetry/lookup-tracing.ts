@@ -1,8 +1,9 @@
 /**
  * The `malt.lookup` span (request → lookup/cache → Redis read): installed over a Lookup's get()
- * only when tracing is on (src/app.ts), so the read path itself carries no tracing code. The
- * span's attributes say how the cache answered: get() consults the cache synchronously before
- * its first await, so the cache counters' change across that call is this request's.
+ * and its callback form lookup() (the HTTP routes) only when tracing is on (src/app.ts), so the
+ * read path itself carries no tracing code. The span's attributes say how the cache answered:
+ * both consult the cache synchronously before they wait, so the cache counters' change across
+ * that call is this request's.
  */
 import { SpanStatusCode } from '@opentelemetry/api';
 import { tracer } from './tracing.js';
@@ -14,8 +15,39 @@ interface CacheCounters {
 }
 
 type Get = (entityIds: readonly string[], datasets: readonly string[], timeoutMs?: number) => Promise<unknown[]>;
+type Done = (err: unknown, results: unknown[] | null) => void;
+type Look = (entityIds: readonly string[], datasets: readonly string[], done: Done, timeoutMs?: number) => void;
 
-export function traceLookups(lookup: { get: Get }, stats: CacheCounters): void {
+export function traceLookups(lookup: { get: Get; lookup: Look }, stats: CacheCounters): void {
+  const look = lookup.lookup.bind(lookup);
+  lookup.lookup = (entityIds, datasets, done, timeoutMs) => tracer.startActiveSpan('malt.lookup', (span) => {
+    const before = { hits: stats.hits, misses: stats.misses, shared: stats.sharedMisses };
+    let ended = false;
+    let attributed = false;
+    const attributes = (): void => {
+      if (attributed) return;
+      attributed = true;
+      span.setAttributes({
+        'malt.entities': entityIds.length,
+        'malt.datasets': datasets.join(','),
+        'malt.cache.hits': stats.hits - before.hits,
+        'malt.cache.misses': stats.misses - before.misses,
+        'malt.cache.shared_misses': stats.sharedMisses - before.shared,
+      });
+    };
+    const traced: Done = (err, results) => {
+      // A synchronous answer (all hits) comes before look() returns: attribute it first.
+      attributes();
+      if (!ended) {
+        ended = true;
+        if (err !== null) span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+        span.end();
+      }
+      done(err, results);
+    };
+    look(entityIds, datasets, traced, timeoutMs);
+    attributes();
+  });
   const inner = lookup.get.bind(lookup);
   lookup.get = (entityIds, datasets, timeoutMs) => tracer.startActiveSpan('malt.lookup', (span) => {
     const before = { hits: stats.hits, misses: stats.misses, shared: stats.sharedMisses };
