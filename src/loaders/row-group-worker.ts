@@ -9,16 +9,15 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { DICTIONARY_MAX_STRING_BYTES, RowBuilder, type StringIds } from '../row-codec.js';
-import { bucketOf } from '../keys.js';
 import { MaltError } from '../errors.js';
-import { HsetPairs } from '../store/hset-pairs.js';
+import { BucketPairs } from '../store/bucket-pairs.js';
 import type { ObjectStore } from '../sources/object-store.js';
 import type { DeletedRows } from '../sources/delta/deletion-vector.js';
 import { readDeletionVector } from '../sources/delta/deletion-vector.js';
 import { normalizeTableUri } from '../sources/delta/table-path.js';
 import { type FileProjection, projectRows } from './file-projection.js';
 import { type OpenParquetFile, openParquetFile } from './parquet-reader.js';
-import { type RowSink, newCounters, writeFeatureRows } from './row-group-writer.js';
+import { newCounters, writeFeatureRows } from './row-group-writer.js';
 import { type ConvertNotes, ValueReject, convertValue, keyIdOf } from './value-converter.js';
 import { type DictionaryUpdate, type FromWorker, type RowGroupTask, type ToWorker, type WorkerSetup, fromWireFields } from './row-group-task.js';
 
@@ -37,46 +36,6 @@ class KnownDictionary implements StringIds {
   learn(update: DictionaryUpdate): void {
     for (const s of update.entries) this.ids.set(s, this.ids.size);
     this.full = update.full;
-  }
-}
-
-/** Rows encoded per bucket, in row order. */
-class BucketPairs implements RowSink {
-  private readonly pending: (HsetPairs | undefined)[] = new Array(setup.buckets);
-  private readonly touched: number[] = [];
-
-  addValue(id: string, value: Buffer, length: number): boolean {
-    const b = bucketOf(id, setup.buckets);
-    let pairs = this.pending[b];
-    if (pairs === undefined) {
-      this.pending[b] = pairs = new HsetPairs(256);
-      this.touched.push(b);
-    }
-    pairs.add(id, value, length);
-    return false;
-  }
-
-  flush(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /** Every bucket's pairs in one buffer and the index (bucket, bytes, pairs) of its parts. */
-  take(): { bytes: ArrayBuffer; index: ArrayBuffer } {
-    let total = 0;
-    for (const b of this.touched) total += (this.pending[b] as HsetPairs).pos;
-    const bytes = new Uint8Array(total);
-    const index = new Int32Array(this.touched.length * 3);
-    let pos = 0;
-    for (let i = 0; i < this.touched.length; i++) {
-      const b = this.touched[i] as number;
-      const pairs = this.pending[b] as HsetPairs;
-      bytes.set(pairs.buf.subarray(0, pairs.pos), pos);
-      pos += pairs.pos;
-      index[i * 3] = b;
-      index[i * 3 + 1] = pairs.pos;
-      index[i * 3 + 2] = pairs.pairs;
-    }
-    return { bytes: bytes.buffer, index: index.buffer };
   }
 }
 
@@ -141,7 +100,7 @@ async function run(task: RowGroupTask): Promise<void> {
     port.postMessage({ type: 'strings', task: task.task, strings: unknownStrings(rows) } satisfies FromWorker);
     dictionary.learn(await answer);
   }
-  const sink = new BucketPairs();
+  const sink = new BucketPairs(setup.buckets);
   const counters = newCounters();
   await writeFeatureRows(setup.key, setup.columns, rows, sink, counters, builder);
   const { bytes, index } = sink.take();
