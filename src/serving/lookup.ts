@@ -2,14 +2,17 @@
  * The read path, shared by both transports: validate → dedupe → cache → one pipelined Redis
  * round trip for the misses (store/snapshot-reader.ts) → assemble. Bounded by the request
  * deadline: if Redis does not answer in time the request fails with STORE_UNAVAILABLE instead of
- * hanging.
+ * hanging. A request's misses are one flight (read-flight.ts) that concurrent requests join, all
+ * flights' deadlines share one timer (deadline-queue.ts), and a request waits by callback
+ * (pending-lookup.ts): no promise per key or per request on the HTTP path.
  */
 import type { Redis } from 'ioredis';
 import type { MaltConfig } from '../config.js';
 import { entityIdProblem } from '../entity-id.js';
 import { MaltError, toMaltError } from '../errors.js';
 import { DeadlineQueue } from './deadline-queue.js';
-import { type FlightWaiter, MissSlot, ReadFlight } from './read-flight.js';
+import { MissSlot, ReadFlight } from './read-flight.js';
+import { type EntityResult, type LookupDone, PendingLookup, entityResults } from './pending-lookup.js';
 import { rowJson } from './row-json.js';
 import { decodeSegments } from '../row-codec.js';
 import type { ResultCache } from '../cache/result-cache.js';
@@ -25,10 +28,7 @@ import { DegradedReads } from './degraded-results.js';
 import type { Degraded } from '../model/types.js';
 import type { DatasetResult as ModelResult } from '../model/dataset-result.js';
 
-export interface EntityResult {
-  readonly entityId: string;
-  readonly datasets: readonly DatasetResult[];
-}
+export type { EntityResult, LookupDone } from './pending-lookup.js';
 
 export class Lookup {
   private readonly featureDatasets: readonly string[];
@@ -269,81 +269,6 @@ export class Lookup {
     }
     flight.fail(err);
   }
-}
-
-export type LookupDone = (err: unknown, results: EntityResult[] | null) => void;
-
-/** One request waiting on the flights its cells need (FlightWaiter): done once, at the first failure or when all succeeded. */
-class PendingLookup implements FlightWaiter {
-  private remaining = 0;
-  private finished = false;
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(
-    private readonly degraded: DegradedReads,
-    private readonly entityIds: readonly string[],
-    private readonly versions: readonly ServedVersion[],
-    private readonly cells: (DatasetResult | MissSlot)[],
-    private readonly done: LookupDone,
-  ) {}
-
-  /** Joins `flights`; `timeoutMs` > 0: gives up waiting after it (the fallbacks then answer). */
-  wait(flights: readonly ReadFlight[], timeoutMs: number): void {
-    this.remaining = flights.length;
-    if (timeoutMs > 0) {
-      this.timer = setTimeout(() => this.finish(new MaltError('STORE_UNAVAILABLE', `Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
-    }
-    for (const f of flights) f.join(this);
-  }
-
-  flightSettled(flight: ReadFlight): void {
-    if (this.finished) return;
-    if (flight.failed) this.finish(flight.error);
-    else if (--this.remaining === 0) this.finish(null);
-  }
-
-  private finish(err: MaltError | null): void {
-    if (this.finished) return;
-    this.finished = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    let results: EntityResult[];
-    try {
-      // Redis down, slow or the breaker open: the datasets' fallbacks, else STORE_UNAVAILABLE.
-      const resolved = err === null ? settledCells(this.cells) : this.degraded.recover(cellOutcomes(this.cells), this.versions, err);
-      results = entityResults(this.entityIds, this.versions.length, resolved);
-    } catch (e) {
-      this.done(e, null);
-      return;
-    }
-    this.done(null, results);
-  }
-}
-
-/** Groups request-ordered cells (entity × version) into one EntityResult per entity. */
-function entityResults(entityIds: readonly string[], n: number, resolved: readonly DatasetResult[]): EntityResult[] {
-  const out: EntityResult[] = new Array(entityIds.length);
-  for (let e = 0; e < entityIds.length; e++) {
-    out[e] = { entityId: entityIds[e] as string, datasets: n === 1 && resolved.length === 1 ? resolved : resolved.slice(e * n, (e + 1) * n) };
-  }
-  return out;
-}
-
-/** The cells' results once every flight they wait on succeeded. */
-function settledCells(cells: (DatasetResult | MissSlot)[]): DatasetResult[] {
-  for (let i = 0; i < cells.length; i++) {
-    const c = cells[i]!;
-    if (c instanceof MissSlot) cells[i] = c.result as DatasetResult;
-  }
-  return cells as DatasetResult[];
-}
-
-/** Each cell's outcome now, for the fallbacks: its result, its flight's error, or null (still waiting). */
-function cellOutcomes(cells: readonly (DatasetResult | MissSlot)[]): (DatasetResult | MaltError | null)[] {
-  return cells.map((c) => {
-    if (!(c instanceof MissSlot)) return c;
-    if (c.flight.pending) return null;
-    return c.flight.failed ? (c.flight.error as MaltError) : (c.result as DatasetResult);
-  });
 }
 
 /** Builds the typed result for one entity from its stored row (null = no row) and its update overlay. */
