@@ -16,6 +16,7 @@ import { traceLookups } from '../telemetry/lookup-tracing.js';
 import { beforeScrape, enableProcessMetrics } from '../telemetry/metrics.js';
 import { collectRedisSide } from '../telemetry/redis-side-metrics.js';
 import { registerServingSource } from '../telemetry/serving-metrics.js';
+import { readKafkaLag } from '../store/kafka-lag-store.js';
 import { startTracing, tracing } from '../telemetry/tracing.js';
 import type { Lifecycle } from './lifecycle.js';
 
@@ -56,7 +57,7 @@ export function observeServing(p: ObservedParts, lifecycle: Lifecycle): void {
     return [{ dataset: d.name, topic: d.updatesKafka.topic, group, key: keys.kafkaLag(d.name, d.updatesKafka.topic, group) }];
   });
   lifecycle.add('redis-side metrics', beforeScrape(() => collectRedisSide({
-    datasets, listVersions: (d) => store.listVersions(d), redis: p.redis, streams, group: config.consume.group, kafka,
+    datasets, listVersions: (d) => store.listVersions(d), redis: p.redis, streams, group: config.consume.group, kafka, readKafkaLag: (key) => readKafkaLag(p.redis, key),
   }, REDIS_SIDE_TIMEOUT_MS)));
   if (tracing.on) traceLookups(p.lookup, p.cache.stats);
 }

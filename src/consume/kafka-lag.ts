@@ -9,6 +9,7 @@
 import type { Consumer } from '@platformatic/kafka';
 import type { Redis } from 'ioredis';
 import { type KeyLayout, kafkaLagField } from '../keys.js';
+import { writeKafkaLag } from '../store/kafka-lag-store.js';
 import type { Logger } from '../telemetry/logger.js';
 
 export interface PartitionLag {
@@ -56,9 +57,7 @@ export function redisLagRecorder(redis: Redis, keys: KeyLayout, o: { readonly da
   const key = keys.kafkaLag(o.dataset, o.topic, o.group);
   return async (lags, atMs) => {
     if (lags.length === 0) return;
-    const fields: string[] = [];
-    for (const l of lags) fields.push(String(l.partition), kafkaLagField({ lag: l.lag, at: atMs, intervalMs: o.intervalMs, consumer: o.consumer }));
-    await redis.hset(key, ...fields);
+    await writeKafkaLag(redis, key, lags.map((l) => [String(l.partition), kafkaLagField({ lag: l.lag, at: atMs, intervalMs: o.intervalMs, consumer: o.consumer })] as const));
   };
 }
 

@@ -33,6 +33,8 @@ export interface RedisSideSource {
   readonly streams: readonly StreamToWatch[];
   readonly group: string;
   readonly kafka: readonly KafkaLagToWatch[];
+  /** A Kafka lag record, partition → field value (store/kafka-lag-store.ts readKafkaLag). */
+  readonly readKafkaLag: (key: string) => Promise<Record<string, string>>;
 }
 
 const OUTCOMES = ['published', 'refused', 'failed', 'loading'] as const;
@@ -121,7 +123,7 @@ const kafkaExported = new Map<string, Set<string>>();
 
 export async function collectKafkaLag(src: RedisSideSource, now = Date.now()): Promise<void> {
   for (const k of src.kafka) {
-    const record = await src.redis.hgetall(k.key);
+    const record = await src.readKafkaLag(k.key);
     const fresh = new Set<string>();
     let newest = -Infinity;
     let stale = 0;
