@@ -125,21 +125,21 @@ export class Lookup {
   // get() and lookup() share this, not each other: tracing wraps each once (telemetry/lookup-tracing.ts).
   private start(entityIds: readonly string[], datasetNames: readonly string[], done: LookupDone, timeoutMs: number): void {
     let versions: readonly ServedVersion[];
-    let cells: { cells: (DatasetResult | MissSlot)[]; flights: ReadFlight[] | null };
+    let cells: { cells: (DatasetResult | MissSlot)[]; flights: ReadFlight[] | null } | null = null;
     try {
       this.validateIds(entityIds);
       versions = this.resolve(datasetNames);
-      if (entityIds.length === 0) {
-        done(null, []);
-        return;
+      if (entityIds.length > 0) {
+        this.degraded.countStale(versions, entityIds.length);
+        cells = this.cells(entityIds, versions);
       }
-      this.degraded.countStale(versions, entityIds.length);
-      cells = this.cells(entityIds, versions);
     } catch (err) {
       done(err, null);
       return;
     }
-    if (cells.flights === null) done(null, entityResults(entityIds, versions.length, cells.cells as DatasetResult[]));
+    // (done is called outside the try: it is called once, even if it throws)
+    if (cells === null) done(null, []);
+    else if (cells.flights === null) done(null, entityResults(entityIds, versions.length, cells.cells as DatasetResult[]));
     // The shared reads are bounded by the server cap (the deadline queue); a timer of its own
     // only when this caller's deadline is shorter (a gRPC client deadline).
     else new PendingLookup(this.degraded, entityIds, versions, cells.cells, done).wait(cells.flights, timeoutMs < this.config.serving.requestTimeoutMs ? timeoutMs : 0);
