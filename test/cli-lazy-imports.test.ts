@@ -1,7 +1,8 @@
 /**
  * The CLI imports only the module of the command it runs (src/cli.ts): `malt load` does not
  * load the serving stack (fastify, protobufjs, prom-client), which costs ~0.6 CPU-s per run;
- * `malt --help` still lists every command.
+ * `malt --help` still lists every command; `malt serve` does not load the loader (hyparquet, the
+ * S3 SDK), which `malt demo` imports only when it runs.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -33,5 +34,12 @@ describe('lazy CLI imports', () => {
     const all = packagesLoaded(['--help']);
     for (const c of ['serve', 'demo', 'load', 'sync', 'consume', 'versions', 'rollback', 'get', 'check-config', 'sample']) expect(all.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     expect(all.packages).toContain('fastify');
+  }, 30_000);
+
+  it('malt serve loads neither the loader nor the S3 SDK (a smaller heap on the read path: BENCHMARKS.md, gRPC tails)', () => {
+    const serve = packagesLoaded(['serve', '--help']);
+    expect(serve.stdout).toContain('Usage: malt serve');
+    expect(serve.packages).toContain('fastify');
+    expect(serve.packages.filter((p) => p.startsWith('@aws-sdk/') || p.startsWith('@smithy/'))).toEqual([]);
   }, 30_000);
 });

@@ -8,12 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { startServing } from '../app.js';
 import { type MaltConfig, loadConfig } from '../config.js';
 import { startEmbeddedRedis } from '../redis/embedded-redis.js';
-import { sampleConfigDocument, samplePlayerId, writeSampleLake } from '../sample/sample-lake.js';
 import { stderrLogger } from '../telemetry/logger.js';
 import { action, config, configOption, log, onShutdownSignals } from './cli-support.js';
-import { loadExitCode, runLoad, withInterrupt } from './load-command.js';
 
-function printCalls(httpPort: number, grpcPort: number, host: string): void {
+function printCalls(httpPort: number, grpcPort: number, host: string, samplePlayerId: (n: number) => string): void {
   const id = samplePlayerId(42);
   const h = `http://${host}:${httpPort}`;
   // The CLI by absolute path: works from any directory (npx malt would look on the registry).
@@ -39,7 +37,8 @@ Press Ctrl+C to stop (the embedded Redis keeps its data under .malt/redis).
 `);
 }
 
-async function serveUntilSignal(cfg: MaltConfig, demo: boolean, afterClose: () => Promise<void> = async () => undefined): Promise<void> {
+/** `demo`: the sample lake's player ids, to print example calls. */
+async function serveUntilSignal(cfg: MaltConfig, demo: ((n: number) => string) | null, afterClose: () => Promise<void> = async () => undefined): Promise<void> {
   const app = await startServing(cfg, { logger: stderrLogger });
   // First SIGINT/SIGTERM: close (in-flight requests finish, the close stack unwinds); a second exits 130.
   // Installed before the "listening" line, so a supervisor that signals as soon as it reads it is handled.
@@ -48,16 +47,21 @@ async function serveUntilSignal(cfg: MaltConfig, demo: boolean, afterClose: () =
     app.close().then(afterClose).then(() => process.exit(0), () => process.exit(1));
   });
   log(`HTTP on http://${cfg.serving.host}:${app.httpPort}, gRPC on ${cfg.serving.host}:${app.grpcPort}`);
-  if (demo) printCalls(app.httpPort, app.grpcPort, cfg.serving.host);
+  if (demo) printCalls(app.httpPort, app.grpcPort, cfg.serving.host, demo);
 }
 
 export function registerServe(program: Command): void {
   program.command('serve').description('start the HTTP and gRPC servers').addOption(configOption())
-    .action(action(async (opts: { config?: string }) => serveUntilSignal(config(opts), false)));
+    .action(action(async (opts: { config?: string }) => serveUntilSignal(config(opts), null)));
 
   program.command('demo').description('the quick start: write the sample lake under .malt/, load it into the embedded Redis, serve it')
     .option('--players <n>', 'number of players', '100000')
     .action(action(async (opts: { players: string }) => {
+      // Imported here, not at the top: `malt serve` then loads neither the loader (hyparquet, the
+      // S3 SDK) nor the Parquet writer, and its heap stays smaller (BENCHMARKS.md, gRPC tails).
+      const [{ sampleConfigDocument, samplePlayerId, writeSampleLake }, { loadExitCode, runLoad, withInterrupt }] = await Promise.all([
+        import('../sample/sample-lake.js'), import('./load-command.js'),
+      ]);
       const lake = path.resolve('.malt/lake');
       if (!existsSync(path.join(lake, 'player_features'))) {
         log(`writing the sample lake to ${lake}`);
@@ -72,6 +76,6 @@ export function registerServe(program: Command): void {
         await stopEmbedded();
         process.exit(loadExitCode(outcome));
       }
-      await serveUntilSignal(cfg, true, stopEmbedded);
+      await serveUntilSignal(cfg, samplePlayerId, stopEmbedded);
     }));
 }
