@@ -8,12 +8,12 @@ import { MaltError } from '../errors.js';
 import type { MaltConfig } from '../config/types.js';
 import { LocalObjectStore } from './local-store.js';
 import type { ObjectStore } from './object-store.js';
-import { S3ObjectStore } from './s3-store.js';
+import { LazyS3ObjectStore } from './lazy-s3-store.js';
 
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]+):\/\//;
 
 const local = new LocalObjectStore();
-const s3Stores = new Map<string, S3ObjectStore>();
+const s3Stores = new Map<string, LazyS3ObjectStore>();
 
 export function objectStoreFor(uri: string, s3: MaltConfig['s3']): ObjectStore {
   const scheme = SCHEME.exec(uri)?.[1]?.toLowerCase();
@@ -26,7 +26,7 @@ export function objectStoreFor(uri: string, s3: MaltConfig['s3']): ObjectStore {
   const id = JSON.stringify([s3.endpoint, region, s3.forcePathStyle]);
   let store = s3Stores.get(id);
   if (store === undefined) {
-    store = new S3ObjectStore({ region, endpoint: s3.endpoint, forcePathStyle: s3.forcePathStyle });
+    store = new LazyS3ObjectStore({ region, endpoint: s3.endpoint, forcePathStyle: s3.forcePathStyle });
     s3Stores.set(id, store);
   }
   return store;
