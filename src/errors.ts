@@ -3,7 +3,17 @@
  * status here; both transports and the CLI map errors through this table only.
  * Codes are part of the public contract (docs/errors.md): never rename one, only add.
  */
-import { status as GrpcStatus } from '@grpc/grpc-js';
+/**
+ * gRPC status codes, as the gRPC spec numbers them (the same values as @grpc/grpc-js's `status`,
+ * test/errors.test.ts checks). Written out, not imported from grpc-js, so that `malt load` and its
+ * worker threads, which import this catalog, do not load grpc-js.
+ */
+export const GrpcStatus = {
+  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
+} as const;
+export type GrpcStatus = (typeof GrpcStatus)[keyof typeof GrpcStatus];
 
 export interface ErrorSpec {
   readonly http: number;

@@ -30,7 +30,7 @@ describe('lazy CLI imports', () => {
     const load = packagesLoaded(['load', '--help']);
     expect(load.stdout).toContain('Usage: malt load');
     expect(load.packages).toContain('commander');
-    for (const p of ['fastify', 'protobufjs', 'prom-client', '@fastify/swagger']) expect(load.packages).not.toContain(p);
+    for (const p of ['fastify', 'protobufjs', 'prom-client', '@fastify/swagger', '@grpc/grpc-js']) expect(load.packages).not.toContain(p);
     // The S3 SDK loads on a load's first s3:// request (sources/lazy-s3-store.ts), not before.
     expect(load.packages.filter((p) => p.startsWith('@aws-sdk/'))).toEqual([]);
     const all = packagesLoaded(['--help']);
