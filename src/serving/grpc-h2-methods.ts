@@ -11,7 +11,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { ByteWriter } from '../byte-writer.js';
 import type { Degraded } from '../model/types.js';
 import type { EntityResult, Lookup } from './lookup.js';
-import type { EncodedMessage } from './proto-encoding.js';
+import { type EncodedMessage, varintSize } from './proto-encoding.js';
 import { BATCH_GET_REQUEST, GET_REQUEST, GET_SEGMENTS_REQUEST, requestDecoder } from './grpc-request-reader.js';
 
 export interface FastMethod {
@@ -26,15 +26,6 @@ export interface FastMethod {
 interface GetReq { entity_id: string; datasets: string[] }
 interface BatchReq { entity_ids: string[]; datasets: string[] }
 interface SegReq { entity_id: string; dataset: string }
-
-function varintSize(v: number): number {
-  let n = 1;
-  while (v > 0x7f) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
 
 function putVarint(b: Buffer, at: number, v: number): number {
   while (v > 0x7f) {

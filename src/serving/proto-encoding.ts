@@ -108,7 +108,8 @@ export function encodeDatasetResult(dataset: string, version: string, found: boo
   return w.buf.toString('latin1', 0, w.pos);
 }
 
-function varintSize(v: number): number {
+/** Bytes of `v` (≥ 0) as a protobuf varint. */
+export function varintSize(v: number): number {
   let n = 1;
   while (v > 0x7f) {
     v = Math.floor(v / 128);

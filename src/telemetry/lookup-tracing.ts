@@ -5,7 +5,7 @@
  * both consult the cache synchronously before they wait, so the cache counters' change across
  * that call is this request's.
  */
-import { SpanStatusCode } from '@opentelemetry/api';
+import { type Attributes, SpanStatusCode } from '@opentelemetry/api';
 import { tracer } from './tracing.js';
 
 interface CacheCounters {
@@ -18,6 +18,17 @@ type Get = (entityIds: readonly string[], datasets: readonly string[], timeoutMs
 type Done = (err: unknown, results: unknown[] | null) => void;
 type Look = (entityIds: readonly string[], datasets: readonly string[], done: Done, timeoutMs?: number) => void;
 
+/** The span's attributes: the request's size and how the cache answered it (counters since `before`). */
+function lookupAttributes(entityIds: readonly string[], datasets: readonly string[], stats: CacheCounters, before: { hits: number; misses: number; shared: number }): Attributes {
+  return {
+    'malt.entities': entityIds.length,
+    'malt.datasets': datasets.join(','),
+    'malt.cache.hits': stats.hits - before.hits,
+    'malt.cache.misses': stats.misses - before.misses,
+    'malt.cache.shared_misses': stats.sharedMisses - before.shared,
+  };
+}
+
 export function traceLookups(lookup: { get: Get; lookup: Look }, stats: CacheCounters): void {
   const look = lookup.lookup.bind(lookup);
   lookup.lookup = (entityIds, datasets, done, timeoutMs) => tracer.startActiveSpan('malt.lookup', (span) => {
@@ -27,13 +38,7 @@ export function traceLookups(lookup: { get: Get; lookup: Look }, stats: CacheCou
     const attributes = (): void => {
       if (attributed) return;
       attributed = true;
-      span.setAttributes({
-        'malt.entities': entityIds.length,
-        'malt.datasets': datasets.join(','),
-        'malt.cache.hits': stats.hits - before.hits,
-        'malt.cache.misses': stats.misses - before.misses,
-        'malt.cache.shared_misses': stats.sharedMisses - before.shared,
-      });
+      span.setAttributes(lookupAttributes(entityIds, datasets, stats, before));
     };
     const traced: Done = (err, results) => {
       // A synchronous answer (all hits) comes before look() returns: attribute it first.
@@ -57,13 +62,7 @@ export function traceLookups(lookup: { get: Get; lookup: Look }, stats: CacheCou
     } catch (err) {
       pending = Promise.reject(err);
     }
-    span.setAttributes({
-      'malt.entities': entityIds.length,
-      'malt.datasets': datasets.join(','),
-      'malt.cache.hits': stats.hits - before.hits,
-      'malt.cache.misses': stats.misses - before.misses,
-      'malt.cache.shared_misses': stats.sharedMisses - before.shared,
-    });
+    span.setAttributes(lookupAttributes(entityIds, datasets, stats, before));
     return pending.then((r) => {
       span.end();
       return r;
