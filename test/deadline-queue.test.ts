@@ -111,4 +111,51 @@ describe('DeadlineQueue', () => {
     expect(q.size).toBe(0);
     expect(q.armed).toBe(false);
   });
+
+  it('an expire() that throws does not stop the later entries from expiring on time', () => {
+    vi.useFakeTimers();
+    const now = (): number => Date.now();
+    const q = new DeadlineQueue(100, now);
+    const log: string[] = [];
+    const bad = entry(log, 'bad', now);
+    bad.expire = () => {
+      log.push('bad');
+      throw new Error('caller bug');
+    };
+    q.add(bad);
+    vi.advanceTimersByTime(10);
+    const later = entry(log, 'later', now);
+    q.add(later);
+    expect(() => vi.advanceTimersByTime(95)).toThrow('caller bug');
+    expect(log).toEqual(['bad']);
+    vi.advanceTimersByTime(10);
+    expect(log).toEqual(['bad', 'later']);
+    expect(later.expiredAt).not.toBeNull();
+    expect(q.size).toBe(0);
+  });
+
+  it('an entry added from inside expire() does not delay an older one', () => {
+    vi.useFakeTimers();
+    const now = (): number => Date.now();
+    const t0 = now();
+    const q = new DeadlineQueue(100, now);
+    const log: string[] = [];
+    const first = entry(log, 'first', now);
+    const older = entry(log, 'older', now);
+    const added = entry(log, 'added', now);
+    first.expire = () => {
+      log.push('first');
+      q.add(added);
+    };
+    q.add(first);
+    vi.advanceTimersByTime(50);
+    q.add(older); // due at t0 + 150
+    vi.advanceTimersByTime(50); // first expires at t0 + 100 and adds one due at t0 + 200
+    expect(log).toEqual(['first']);
+    vi.advanceTimersByTime(55);
+    expect(log).toEqual(['first', 'older']);
+    expect((older.expiredAt as number) - t0).toBeLessThan(160);
+    vi.advanceTimersByTime(50);
+    expect(log).toEqual(['first', 'older', 'added']);
+  });
 });

@@ -49,7 +49,8 @@ export class DeadlineQueue {
     else this.tail.nextDeadline = e;
     this.tail = e;
     this.count++;
-    if (this.timer === null) this.arm(this.durationMs);
+    // The head, not `e`: an expire() adding an entry while fire() runs leaves older ones queued.
+    if (this.timer === null) this.arm((this.head as DeadlineEntry).deadlineAt - this.now());
   }
 
   /** Takes `e` out before its deadline (its read settled); a no-op when it is not queued. */
@@ -80,14 +81,15 @@ export class DeadlineQueue {
   private readonly fire = (): void => {
     this.timer = null;
     const now = Math.max(this.now(), this.timerAt);
-    let e = this.head;
-    while (e !== null && e.deadlineAt <= now) {
-      const next = e.nextDeadline;
-      this.remove(e);
-      e.expire();
-      e = next;
+    try {
+      // From the head each time: an expire() may remove or add other entries.
+      for (let e = this.head; e !== null && e.deadlineAt <= now; e = this.head) {
+        this.remove(e);
+        e.expire();
+      }
+    } finally {
+      // Re-armed even when an expire() threw, so the entries after it still expire on time.
+      if (this.head !== null && this.timer === null) this.arm(this.head.deadlineAt - now);
     }
-    // An expire() may have added entries (and armed the timer).
-    if (this.head !== null && this.timer === null) this.arm(this.head.deadlineAt - now);
   };
 }
