@@ -14,15 +14,32 @@ const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, HTTP2_HEADER_STATUS } = http2.co
 /** Request headers that belong to this hop (HTTP/2 forbids connection-specific ones anyway). */
 const HOP = new Set([':scheme', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
+/**
+ * Streams one upstream session carries; the next call opens a fresh session and the old one
+ * closes once its calls are done. A client session has 2^30 stream ids, and one that has used
+ * them all refuses every new stream while still looking open.
+ */
+export const MAX_STREAMS_PER_SESSION = 2 ** 29;
+
 export class GrpcForwarder {
   private session: http2.ClientHttp2Session | null = null;
+  /** Every session still open: the current one and retired ones whose calls (a health Watch) go on. */
+  private readonly sessions = new Set<http2.ClientHttp2Session>();
+  private streams = 0;
   private closed = false;
 
-  constructor(private readonly socketPath: string) {}
+  constructor(private readonly socketPath: string, private readonly maxStreams = MAX_STREAMS_PER_SESSION) {}
 
   private upstream(): http2.ClientHttp2Session {
     const s = this.session;
-    if (s !== null && !s.closed && !s.destroyed) return s;
+    if (s !== null && !s.closed && !s.destroyed) {
+      if (this.streams < this.maxStreams) {
+        this.streams++;
+        return s;
+      }
+      s.close();
+    }
+    this.streams = 1;
     const next = http2.connect('http://localhost', {
       createConnection: () => net.connect(this.socketPath),
       // The same bounds as the public side (grpc-h2-server.ts): grpc-js answers an oversized call itself.
@@ -32,11 +49,18 @@ export class GrpcForwarder {
     });
     next.on('error', () => undefined);
     next.on('close', () => {
+      this.sessions.delete(next);
       if (this.session === next) this.session = null;
     });
+    this.sessions.add(next);
     next.unref();
     this.session = next;
     return next;
+  }
+
+  /** Upstream sessions open now (tests). */
+  get openSessions(): number {
+    return this.sessions.size;
   }
 
   /** Pipes one public stream to grpc-js and back. */
@@ -93,7 +117,8 @@ export class GrpcForwarder {
   /** Ends the upstream session and every call on it (the server's last close step). */
   destroy(): void {
     this.closed = true;
-    this.session?.destroy();
+    for (const s of this.sessions) s.destroy();
+    this.sessions.clear();
     this.session = null;
   }
 }
