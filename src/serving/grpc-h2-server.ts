@@ -52,7 +52,10 @@ export interface H2ServerOptions {
 /**
  * HTTP/2 settings: bounded where Node's defaults are not. Header lists up to 1 MiB are read, so
  * metadata past the 16 KiB bound gets HEADERS_TOO_LARGE (as from grpc-js) rather than a reset;
- * maxSessionMemory (MB) bounds what one connection may buffer.
+ * maxSessionMemory (MB) bounds what nghttp2 buffers for one connection; what is already handed to
+ * JS (a call's headers and message bytes) is bounded per stream by the 1 MiB header list and the
+ * 4 MiB message limit, times maxConcurrentStreams, and dropped as soon as the call is answered,
+ * even if the client keeps the stream open.
  */
 const H2_OPTIONS: http2.ServerOptions = {
   maxSessionMemory: 64,
@@ -73,6 +76,7 @@ function sendOkTrailers(this: http2.ServerHttp2Stream): void {
   this.sendTrailers(OK_TRAILERS);
 }
 const LEGAL_VALUE = /^[ -~]*$/;
+const NO_HEADERS: http2.IncomingHttpHeaders = Object.freeze({});
 
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -114,7 +118,7 @@ class UnaryCall {
   private started = 0;
   private endSpan: ((code: number, message?: string) => void) | null = null;
 
-  constructor(private readonly srv: H2Server, private readonly stream: CallStream, private readonly headers: http2.IncomingHttpHeaders, private readonly b: Bound) {
+  constructor(private readonly srv: H2Server, private readonly stream: CallStream, private headers: http2.IncomingHttpHeaders, private readonly b: Bound) {
     this.encoding = first(headers['grpc-encoding']) ?? 'identity';
     stream[CALL] = this;
     stream.on('error', noop);
@@ -252,11 +256,19 @@ class UnaryCall {
     if (this.done) return;
     this.done = true;
     if (this.timer !== null) clearTimeout(this.timer);
+    this.release();
     const s = this.stream;
     if (s.destroyed || s.closed) return;
     s.respond(RESPONSE_HEADERS, WAIT_FOR_TRAILERS);
     s.on('wantTrailers', sendOkTrailers);
     s.end(framed);
+  }
+
+  /** Answered: the call keeps nothing the client sent, however long it keeps the stream open. */
+  private release(): void {
+    this.headers = NO_HEADERS;
+    this.reader = null;
+    this.message = null;
   }
 
   private finishError(e: grpc.ServiceError): void {
@@ -268,6 +280,7 @@ class UnaryCall {
     if (this.done) return;
     this.done = true;
     if (this.timer !== null) clearTimeout(this.timer);
+    this.release();
     const s = this.stream;
     if (s.destroyed || s.closed) return;
     s.respond({ 'grpc-status': String(status.code), 'grpc-message': encodeURI(status.details), ':status': 200, 'content-type': 'application/grpc+proto', ...metadata }, { endStream: true });
