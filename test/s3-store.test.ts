@@ -16,6 +16,7 @@ import { LocalObjectStore } from '../src/sources/local-store.js';
 import { resolveParquetSnapshot } from '../src/sources/parquet-source.js';
 import { closeObjectStores, objectStoreFor } from '../src/sources/object-store-for.js';
 import type { ObjectInfo, ObjectStore } from '../src/sources/object-store.js';
+import { LazyS3ObjectStore } from '../src/sources/lazy-s3-store.js';
 import { S3ObjectStore, type S3StoreOptions } from '../src/sources/s3-store.js';
 import { s3ErrorXml, startFaultProxy, startSilentServer } from './support/http-faults.js';
 import { NODE24_PATH, node24Binary } from './support/node24.js';
@@ -413,11 +414,13 @@ describe('objectStoreFor', () => {
 
   it('s3:// gets one shared S3 store per endpoint and region; paths get the local store', () => {
     const a = objectStoreFor('s3://bucket/a', cfg);
-    expect(a).toBeInstanceOf(S3ObjectStore);
+    // The SDK loads on the store's first request (sources/lazy-s3-store.ts), not here.
+    expect(a).toBeInstanceOf(LazyS3ObjectStore);
+    expect((a as LazyS3ObjectStore).loaded).toBe(false);
     expect(objectStoreFor('s3://other/b', cfg)).toBe(a);
     expect(objectStoreFor('s3://bucket/a', { ...cfg, endpoint: 'http://127.0.0.1:2' })).not.toBe(a);
     expect(objectStoreFor('s3://bucket/a', { ...cfg, region: 'eu-west-1' })).not.toBe(a);
-    expect((objectStoreFor('s3://bucket/a', { ...cfg, region: 'eu-west-1' }) as S3ObjectStore).region).toBe('eu-west-1');
+    expect((objectStoreFor('s3://bucket/a', { ...cfg, region: 'eu-west-1' }) as LazyS3ObjectStore).region).toBe('eu-west-1');
     expect(objectStoreFor('/data/lake/t', cfg)).toBeInstanceOf(LocalObjectStore);
     expect(objectStoreFor('./lake/t', cfg).scheme).toBe('file');
   });
@@ -438,6 +441,12 @@ describe('objectStoreFor', () => {
     await s3.putObject(BUCKET, 'via-interface.txt', 'hello');
     const store: ObjectStore = objectStoreFor(`s3://${BUCKET}/via-interface.txt`, { region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true });
     expect(Buffer.from(await store.read(`s3://${BUCKET}/via-interface.txt`, 1)).toString()).toBe('ello');
+    expect((store as LazyS3ObjectStore).loaded).toBe(true);
+    const listed: string[] = [];
+    for await (const o of store.list(`s3://${BUCKET}/`)) listed.push(o.location);
+    expect(listed).toContain(`s3://${BUCKET}/via-interface.txt`);
+    expect((await store.head(`s3://${BUCKET}/via-interface.txt`))?.size).toBe(5);
+    expect(store.join(`s3://${BUCKET}/t`, '_delta_log')).toBe(`s3://${BUCKET}/t/_delta_log`);
   });
 });
 

@@ -13,6 +13,20 @@ export class LazyS3ObjectStore implements ObjectStore {
 
   constructor(private readonly options: S3StoreOptions) {}
 
+  /** The region and endpoint the store will use (as S3ObjectStore's, without loading the SDK). */
+  get region(): string {
+    return this.options.region ?? process.env['AWS_REGION'] ?? 'us-east-1';
+  }
+
+  get endpoint(): string | null {
+    return this.options.endpoint ?? null;
+  }
+
+  /** True once the SDK is loaded (the first request). */
+  get loaded(): boolean {
+    return this.store !== null;
+  }
+
   private real(): Promise<S3ObjectStore> {
     this.store ??= import('./s3-store.js').then((m) => new m.S3ObjectStore(this.options));
     return this.store;
