@@ -61,7 +61,7 @@ export function parseOverlay(fields: Readonly<Record<string, string>> | null | u
   let deletedAt: bigint | null = null;
   let columns: Map<string, { at: bigint; type: string; json: string }> | null = null;
   let segments: Map<string, { at: bigint; add: boolean }> | null = null;
-  let any = false;
+  let parsed = false;
   for (const field in fields) {
     const value = fields[field] as string;
     const s1 = value.indexOf(' ');
@@ -69,14 +69,14 @@ export function parseOverlay(fields: Readonly<Record<string, string>> | null | u
     if (s1 <= 0 || s2 < 0) continue;
     const at = BigInt(value.slice(0, s1));
     const payload = value.slice(s2 + 1);
-    any = true;
+    parsed = true;
     if (field === ROW_TOMBSTONE_FIELD) deletedAt = at;
     else if (field.startsWith('c:')) {
       const colon = payload.indexOf(':');
       (columns ??= new Map()).set(field.slice(2), { at, type: payload.slice(0, colon), json: payload.slice(colon + 1) });
     } else if (field.startsWith('s:')) (segments ??= new Map()).set(field.slice(2), { at, add: payload === 'a' });
   }
-  return any ? { deletedAt, columns: columns ?? EMPTY, segments: segments ?? EMPTY } : null;
+  return parsed ? { deletedAt, columns: columns ?? EMPTY, segments: segments ?? EMPTY } : null;
 }
 
 /** One shared empty map for every value type (a map of `never` is assignable to a map of any V). */
