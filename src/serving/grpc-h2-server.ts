@@ -253,22 +253,27 @@ class UnaryCall {
 
   /** `framed`: the 5-byte prefix and the message. */
   private respond(framed: Buffer): void {
-    if (this.done) return;
-    this.done = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.release();
-    const s = this.stream;
-    if (s.destroyed || s.closed) return;
+    const s = this.settle();
+    if (s === null) return;
     s.respond(RESPONSE_HEADERS, WAIT_FOR_TRAILERS);
     s.on('wantTrailers', sendOkTrailers);
     s.end(framed);
   }
 
-  /** Answered: the call keeps nothing the client sent, however long it keeps the stream open. */
-  private release(): void {
+  /**
+   * Marks the call answered (once): its timer stops and it keeps nothing the client sent, however
+   * long the client keeps the stream open. Returns the stream to answer on, or null when the call
+   * was already answered or the stream is gone.
+   */
+  private settle(): CallStream | null {
+    if (this.done) return null;
+    this.done = true;
+    if (this.timer !== null) clearTimeout(this.timer);
     this.headers = NO_HEADERS;
     this.reader = null;
     this.message = null;
+    const s = this.stream;
+    return s.destroyed || s.closed ? null : s;
   }
 
   private finishError(e: grpc.ServiceError): void {
@@ -277,12 +282,8 @@ class UnaryCall {
 
   /** A Trailers-Only response, as grpc-js's sendStatus before any message. */
   private finish(status: CallStatus, metadata?: http2.OutgoingHttpHeaders): void {
-    if (this.done) return;
-    this.done = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.release();
-    const s = this.stream;
-    if (s.destroyed || s.closed) return;
+    const s = this.settle();
+    if (s === null) return;
     s.respond({ 'grpc-status': String(status.code), 'grpc-message': encodeURI(status.details), ':status': 200, 'content-type': 'application/grpc+proto', ...metadata }, { endStream: true });
     // Whatever the client still sends is read and dropped (grpc-js resumes the stream likewise).
     s.resume();
